@@ -1,0 +1,1 @@
+//! HTTP implementation of the BOS API (to be written).

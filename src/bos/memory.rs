@@ -1,0 +1,1 @@
+//! In-memory BOS twin (to be written).

@@ -1,0 +1,1 @@
+//! Command line: `bosmount serve` and `bosmount mount`.

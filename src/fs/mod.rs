@@ -1,0 +1,1 @@
+//! Filesystem logic over the BOS API (to be written).

@@ -1,0 +1,1 @@
+//! The fuser adapter (to be written).

@@ -1,0 +1,1 @@
+//! The local BOS-compatible server (to be written).
