@@ -83,7 +83,7 @@ where
     for (name, value) in headers {
         let name = name.trim().to_ascii_lowercase();
         let selected = match &wanted {
-            Some(list) => list.iter().any(|w| *w == name),
+            Some(list) => list.contains(&name),
             None => is_default_signed_header(&name),
         };
         let value = value.trim();
