@@ -1,0 +1,1 @@
+//! Read path: ranged GETs with sequential read-ahead (to be written).

@@ -1,0 +1,1 @@
+//! Write path: PutObject, streaming multipart upload and AppendObject pipelines (to be written).
