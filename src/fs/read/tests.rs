@@ -625,3 +625,90 @@ fn reads_can_run_on_any_worker_thread() {
     let future = reader.read(0, 10);
     assert_send(&future);
 }
+
+/// The same behaviour over the project's in-memory BOS twin, counted by its own counters.
+mod over_in_memory_bos {
+    use super::*;
+    use crate::bos::memory::{Fault, InMemoryBos};
+
+    async fn bos_with(key: &str, data: Bytes) -> (Arc<InMemoryBos>, String) {
+        let bos = Arc::new(InMemoryBos::with_bucket("bucket"));
+        let put = bos
+            .put_object("bucket", key, data, &PutOptions::default())
+            .await
+            .expect("put");
+        bos.reset_counts();
+        (bos, put.etag)
+    }
+
+    fn reader_of(bos: &Arc<InMemoryBos>, key: &str, size: u64, etag: String) -> FileReader {
+        FileReader::new(bos.clone(), "bucket".into(), key.into(), size, etag, config())
+    }
+
+    async fn read_all(reader: &mut FileReader) -> Result<Vec<u8>, ReadError> {
+        let mut out = Vec::new();
+        loop {
+            let bytes = reader.read(out.len() as u64, KERNEL_READ).await?;
+            if bytes.is_empty() {
+                return Ok(out);
+            }
+            out.extend_from_slice(&bytes);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sequential_read_of_50_mib() {
+        let data = pattern(50 * MIB, 9);
+        let (bos, etag) = bos_with("dir/big.bin", data.clone()).await;
+        let mut reader = reader_of(&bos, "dir/big.bin", data.len() as u64, etag);
+        let out = read_all(&mut reader).await.expect("read");
+        assert!(out == data, "bytes differ");
+        let gets = bos.count(Operation::GetObject);
+        assert!((4..=20).contains(&gets), "{gets} GETs for 400 reads");
+        assert_eq!(bos.total_requests(), gets);
+        assert_eq!(reader.bytes_fetched(), data.len() as u64);
+    }
+
+    #[tokio::test]
+    async fn empty_object_and_reads_past_the_end_cost_nothing() {
+        let (bos, etag) = bos_with("empty", Bytes::new()).await;
+        let mut reader = reader_of(&bos, "empty", 0, etag);
+        assert!(read_all(&mut reader).await.expect("read").is_empty());
+        assert!(reader.read(4096, 10).await.expect("read").is_empty());
+        assert_eq!(bos.total_requests(), 0);
+    }
+
+    #[tokio::test]
+    async fn overwritten_object_is_reported_changed() {
+        let data = pattern(3 * MIB, 1);
+        let (bos, etag) = bos_with("f", data.clone()).await;
+        let mut reader = reader_of(&bos, "f", data.len() as u64, etag);
+        bos.put_object("bucket", "f", pattern(3 * MIB, 2), &PutOptions::default())
+            .await
+            .expect("overwrite");
+        assert!(matches!(read_all(&mut reader).await, Err(ReadError::Changed { .. })));
+    }
+
+    #[tokio::test]
+    async fn an_injected_get_failure_fails_one_read_and_the_retry_succeeds() {
+        let data = pattern(20 * MIB, 3);
+        let (bos, etag) = bos_with("f", data.clone()).await;
+        bos.inject(Fault::on(Operation::GetObject).skip(3));
+        let mut reader = reader_of(&bos, "f", data.len() as u64, etag);
+        let mut out = Vec::new();
+        let mut failures = 0;
+        loop {
+            match reader.read(out.len() as u64, KERNEL_READ).await {
+                Ok(bytes) if bytes.is_empty() => break,
+                Ok(bytes) => out.extend_from_slice(&bytes),
+                Err(ReadError::Bos(error)) => {
+                    assert_eq!(error.status(), Some(500));
+                    failures += 1;
+                }
+                Err(other) => panic!("unexpected {other}"),
+            }
+        }
+        assert_eq!(failures, 1);
+        assert!(out == data, "bytes differ");
+    }
+}
