@@ -712,3 +712,50 @@ mod over_in_memory_bos {
         assert!(out == data, "bytes differ");
     }
 }
+
+/// Not a test: `cargo test --lib fs::read::tests::read_ahead_throughput -- --ignored --nocapture`
+/// prints the time and requests of a 256 MiB sequential read over a BOS with 20 ms per
+/// request, against what one GET per 128 KiB read would cost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn read_ahead_throughput() {
+    use crate::bos::memory::InMemoryBos;
+    let size = 256 * MIB;
+    let bos = Arc::new(InMemoryBos::with_bucket("bucket"));
+    let put = bos
+        .put_object("bucket", "big", pattern(size, 0), &PutOptions::default())
+        .await
+        .expect("put");
+    bos.reset_counts();
+    let latency = Duration::from_millis(20);
+    bos.set_delay(latency);
+    let config = Arc::new(ReadConfig::default());
+    let mut reader = FileReader::new(
+        bos.clone(),
+        "bucket".into(),
+        "big".into(),
+        size,
+        put.etag,
+        config.clone(),
+    );
+    let started = std::time::Instant::now();
+    let mut offset = 0;
+    let mut reads = 0u32;
+    while offset < size {
+        offset += reader.read(offset, KERNEL_READ).await.expect("read").len() as u64;
+        reads += 1;
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "{} MiB in {:.2?} ({:.0} MiB/s) with {:?} per request: {} GETs for {reads} reads, max held {} MiB \
+         (bound {} MiB); one GET per read would take at least {:.2?}",
+        size / MIB,
+        elapsed,
+        size as f64 / MIB as f64 / elapsed.as_secs_f64(),
+        latency,
+        bos.count(Operation::GetObject),
+        reader.max_bytes_held() / MIB,
+        (config.max_window + config.request_size) as u64 / MIB,
+        latency * reads,
+    );
+}
