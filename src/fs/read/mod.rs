@@ -125,7 +125,7 @@ impl FileReader {
         if offset >= size || len == 0 {
             return Ok(Bytes::new());
         }
-        let end = size.min(offset + u64::from(len));
+        let end = size.min(offset.saturating_add(u64::from(len)));
         let held = self.chunks.contains(offset);
         if !held && offset != self.next_offset {
             if self.is_straggler(offset, end) {
@@ -138,8 +138,10 @@ impl FileReader {
         }
         self.chunks.drop_before(offset);
         self.schedule(end);
-        let key = self.fetcher.key().to_string();
-        let result = self.chunks.read(offset..end, &mut self.version, &key).await;
+        let result = self
+            .chunks
+            .read(offset..end, &mut self.version, self.fetcher.key())
+            .await;
         if let Err(ReadError::Changed { .. }) = &result {
             self.chunks.reset_at(offset);
             self.read_ahead.reset();

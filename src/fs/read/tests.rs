@@ -626,6 +626,45 @@ fn reads_can_run_on_any_worker_thread() {
     assert_send(&future);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_mix_of_sequential_reads_jumps_and_seeks_returns_exact_bytes_within_the_memory_bound() {
+    let data = pattern(30 * MIB + 12345, 0);
+    let size = data.len() as u64;
+    let bos = ScriptedBos::with_object("f", data.clone());
+    let config = config();
+    let bound = (config.max_window + config.request_size) as u64;
+    let mut reader = reader(&bos, "f", config);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+    let mut offset = 0u64;
+    for step in 0..3000 {
+        let len = rng.random_range(1..=256 * KIB) as u32;
+        offset = match rng.random_range(0..100) {
+            0..70 => offset,
+            70..85 => offset.saturating_sub(256 * KIB) + rng.random_range(0..512 * KIB),
+            85..98 => rng.random_range(0..size),
+            _ => size + rng.random_range(0..10),
+        };
+        let bytes = reader.read(offset, len).await.expect("read");
+        let end = (offset + u64::from(len)).min(size).max(offset);
+        let expected = if offset >= size {
+            Bytes::new()
+        } else {
+            data.slice(offset as usize..end as usize)
+        };
+        assert!(
+            bytes == expected,
+            "step {step}: read {offset}+{len} returned wrong bytes"
+        );
+        assert!(
+            reader.bytes_held() <= bound,
+            "step {step}: holding {}",
+            reader.bytes_held()
+        );
+        offset = if offset >= size { 0 } else { end };
+    }
+    assert!(reader.max_bytes_held() <= bound);
+}
+
 /// The same behaviour over the project's in-memory BOS twin, counted by its own counters.
 mod over_in_memory_bos {
     use super::*;
