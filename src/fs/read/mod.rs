@@ -22,6 +22,8 @@ mod fetch;
 mod window;
 
 #[cfg(test)]
+mod scripted_bos;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
