@@ -448,7 +448,11 @@ impl AppendState {
         whole.extend_from_slice(&old);
         whole.extend_from_slice(body);
         let whole = Bytes::from(whole);
-        let options = self.plain_options();
+        // Replace only the version we read (If-Match): a concurrent change is never overwritten.
+        let options = PutOptions {
+            if_match: Some(etag.to_owned()),
+            ..self.plain_options()
+        };
         log::info!(
             "{}: converting the {size}-byte Normal object to an Appendable one to append to it",
             t.key
@@ -462,6 +466,14 @@ impl AppendState {
                 self.origin = Origin::Appendable;
                 self.landed(r.next_offset, r.etag)?;
                 Ok(true)
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::PreconditionFailed | ErrorKind::NotFound) => {
+                log::info!(
+                    "{}: changed by someone else during the conversion; starting over",
+                    t.key
+                );
+                self.resync().await?;
+                Ok(false)
             }
             Err(e) if matches!(e.kind(), ErrorKind::Transport | ErrorKind::Unavailable) => {
                 // The replacement may have landed. It did if the object is now Appendable and

@@ -162,7 +162,7 @@ pub struct FileWriter {
 
 #[derive(Debug)]
 enum Inner {
-    Stream(StreamWriter),
+    Stream(Box<StreamWriter>),
     Append(AppendWriter),
 }
 
@@ -179,7 +179,7 @@ impl FileWriter {
     ) -> Self {
         let target = Target { api, bucket, key };
         FileWriter {
-            inner: Inner::Stream(StreamWriter::new(target, options, config, None, false)),
+            inner: Inner::Stream(Box::new(StreamWriter::new(target, options, config, None, false))),
         }
     }
 
@@ -220,7 +220,7 @@ impl FileWriter {
                     meta.size,
                     target.key
                 );
-                Inner::Stream(StreamWriter::new(target, options, config, Some(meta), true))
+                Inner::Stream(Box::new(StreamWriter::new(target, options, config, Some(meta), true)))
             }
             existing => Inner::Append(AppendWriter::new(target, options, config, existing)),
         };
@@ -244,7 +244,13 @@ impl FileWriter {
     ) -> Result<Self, WriteError> {
         let target = Target { api, bucket, key };
         Ok(FileWriter {
-            inner: Inner::Stream(StreamWriter::new(target, options, config, Some(existing), false)),
+            inner: Inner::Stream(Box::new(StreamWriter::new(
+                target,
+                options,
+                config,
+                Some(existing),
+                false,
+            ))),
         })
     }
 
