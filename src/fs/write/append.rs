@@ -61,7 +61,8 @@ enum Origin {
 #[derive(Debug)]
 struct AppendState {
     target: Target,
-    options: PutOptions,
+    /// Shared with [`AppendWriter::set_options`], which must not wait for a running flush.
+    options: Arc<std::sync::Mutex<PutOptions>>,
     append_buffer: usize,
     rewrite_limit: u64,
     origin: Origin,
@@ -81,6 +82,7 @@ pub struct AppendWriter {
     state: Arc<Mutex<AppendState>>,
     size: Arc<AtomicU64>,
     high_water: Arc<AtomicUsize>,
+    options: Arc<std::sync::Mutex<PutOptions>>,
     wake: Arc<Notify>,
     flusher: JoinHandle<()>,
 }
@@ -114,9 +116,10 @@ impl AppendWriter {
         };
         let size = Arc::new(AtomicU64::new(next_offset));
         let high_water = Arc::new(AtomicUsize::new(0));
+        let options = Arc::new(std::sync::Mutex::new(options));
         let state = Arc::new(Mutex::new(AppendState {
             target,
-            options,
+            options: options.clone(),
             append_buffer: config.append_buffer.max(1),
             rewrite_limit: config.append_rewrite_limit(),
             origin,
@@ -139,6 +142,7 @@ impl AppendWriter {
             state,
             size,
             high_water,
+            options,
             wake,
             flusher,
         }
@@ -234,14 +238,12 @@ impl AppendWriter {
 
     /// Options used when the object is created or converted.
     pub fn set_options(&mut self, options: PutOptions) {
-        match self.state.try_lock() {
-            Ok(mut s) => s.options = options,
-            Err(_) => {
-                // A flush is running (timer); apply the options once it is done.
-                let state = self.state.clone();
-                tokio::spawn(async move { state.lock().await.options = options });
-            }
-        }
+        *lock_options(&self.options) = options;
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> PutOptions {
+        lock_options(&self.options).clone()
     }
 
     /// Drop what waits and stop; later calls fail.
@@ -275,6 +277,11 @@ impl Drop for AppendWriter {
             }
         });
     }
+}
+
+fn lock_options(options: &std::sync::Mutex<PutOptions>) -> std::sync::MutexGuard<'_, PutOptions> {
+    // Options are replaced whole; a panic elsewhere cannot leave them half-written.
+    options.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Sends waiting bytes once they have waited `interval`. Ends when the writer is gone.
@@ -574,7 +581,7 @@ impl AppendState {
             forbid_overwrite: false,
             if_none_match_any: false,
             if_match: None,
-            ..self.options.clone()
+            ..lock_options(&self.options).clone()
         }
     }
 }

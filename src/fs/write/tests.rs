@@ -823,3 +823,35 @@ async fn dropping_a_writer_aborts_its_multipart_upload() {
     }
     assert!(bos.object_bytes(B, "dropped").is_none());
 }
+
+#[tokio::test]
+async fn open_existing_appendable_appends_at_the_end_then_rewrites_on_a_seek() {
+    let bos = service(MIB as u64);
+    let meta = put_appendable(&bos, "p.log", b"a\n").await;
+    let mut w = FileWriter::open_existing(
+        api(&bos),
+        B.into(),
+        "p.log".into(),
+        PutOptions::default(),
+        append_config(1024),
+        meta,
+    )
+    .await
+    .expect("open");
+    assert!(!w.is_append());
+    w.write(2, b"b\n").await.expect("write at end");
+    w.write(4, b"c\n").await.expect("write at end");
+    w.commit().await.expect("commit");
+    assert_eq!(bos.counts(), [("AppendObject".to_string(), 1)].into_iter().collect());
+    assert_eq!(stored(&bos, "p.log"), b"a\nb\nc\n");
+    // A write elsewhere: the buffered bytes go first, then the object is rewritten.
+    w.write(6, b"d\n").await.expect("write at end");
+    w.write(0, b"X").await.expect("write at 0");
+    assert_eq!(stored(&bos, "p.log"), b"a\nb\nc\nd\n");
+    let c = w.commit().await.expect("commit");
+    assert_eq!(c.size, 8);
+    assert_eq!(stored(&bos, "p.log"), b"X\nb\nc\nd\n");
+    assert_eq!(bos.count(Operation::AppendObject), 2);
+    assert_eq!(bos.count(Operation::GetObject), 1);
+    assert_eq!(bos.count(Operation::PutObject), 1);
+}
