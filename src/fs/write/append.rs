@@ -438,7 +438,7 @@ impl AppendState {
             Bytes::new()
         } else {
             let got = t.api.get_object(&t.bucket, &t.key, None).await?;
-            if got.meta.etag != etag {
+            if !super::existing::same_etag(&got.meta.etag, etag) {
                 self.adopt(got.meta)?;
                 return Ok(false);
             }
@@ -454,6 +454,7 @@ impl AppendState {
         let mut whole = Vec::with_capacity(old.len() + body.len());
         whole.extend_from_slice(&old);
         whole.extend_from_slice(body);
+        drop(old);
         let whole = Bytes::from(whole);
         // Replace only the version we read (If-Match): a concurrent change is never overwritten.
         let options = PutOptions {
@@ -494,7 +495,11 @@ impl AppendState {
                         }
                         Err(e.into())
                     }
-                    Ok(meta) if meta.object_type == ObjectType::Normal && meta.etag == etag => Ok(false),
+                    Ok(meta)
+                        if meta.object_type == ObjectType::Normal && super::existing::same_etag(&meta.etag, etag) =>
+                    {
+                        Ok(false)
+                    }
                     _ => Err(e.into()),
                 }
             }
