@@ -193,6 +193,33 @@ impl AppendWriter {
         Ok(data.len())
     }
 
+    /// Read `[offset, offset + len)`: what is in the object from BOS (ranged GetObject), what
+    /// waits from the buffer.
+    pub async fn read(&mut self, offset: u64, len: usize) -> Result<Bytes, WriteError> {
+        let s = self.state.lock().await;
+        s.usable()?;
+        let end = offset.saturating_add(len as u64).min(s.logical_size());
+        if offset >= end {
+            return Ok(Bytes::new());
+        }
+        let mut out = Vec::with_capacity((end - offset) as usize);
+        if offset < s.next_offset {
+            let t = &s.target;
+            let range = ByteRange {
+                start: offset,
+                end: Some(end.min(s.next_offset) - 1),
+            };
+            let got = t.api.get_object(&t.bucket, &t.key, Some(range)).await?;
+            out.extend_from_slice(&got.body);
+        }
+        if end > s.next_offset {
+            let from = offset.max(s.next_offset) - s.next_offset;
+            let to = end - s.next_offset;
+            out.extend_from_slice(&s.pending[from as usize..to as usize]);
+        }
+        Ok(Bytes::from(out))
+    }
+
     /// Send everything waiting; returns once BOS has it.
     pub async fn flush(&mut self) -> Result<(), WriteError> {
         self.state.lock().await.flush().await

@@ -328,6 +328,17 @@ impl FileWriter {
         }
     }
 
+    /// Read `[offset, offset + len)` of the file as this handle sees it (O_RDWR handles): an
+    /// append writer answers from BOS and its buffer; a stream writer from its tail window
+    /// (the whole file while it is within the first part). Bytes already sent as parts of an
+    /// unfinished multipart upload cannot be read back ([`WriteError::NonSequential`]).
+    pub async fn read(&mut self, offset: u64, len: usize) -> Result<bytes::Bytes, WriteError> {
+        match &mut self.inner {
+            Inner::Stream(w) => w.read(offset, len).await,
+            Inner::Append(w) => w.read(offset, len).await,
+        }
+    }
+
     /// Current logical size (for getattr while open).
     pub fn size(&self) -> u64 {
         match &self.inner {

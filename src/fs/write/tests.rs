@@ -986,3 +986,40 @@ async fn concurrent_appenders_with_lost_answers_and_failures_keep_every_line_onc
     let all: Vec<String> = la.iter().chain(lb.iter()).cloned().collect();
     assert_lines(&stored(&bos, "faulty.log"), &all);
 }
+
+#[tokio::test]
+async fn reading_through_a_writer() {
+    let bos = service(MIB as u64);
+    // Stream, new content in the first window.
+    let mut w = create(&bos, "rw", config(MIB, 2));
+    w.write(0, b"hello world").await.expect("write");
+    w.truncate(15).await.expect("extend");
+    assert_eq!(&w.read(6, 100).await.expect("read")[..], b"world\0\0\0\0");
+    // Stream over an existing object: old bytes are read in.
+    let meta = put(&bos, "old", b"0123456789").await;
+    let mut w = FileWriter::open_existing(
+        api(&bos),
+        B.into(),
+        "old".into(),
+        PutOptions::default(),
+        config(MIB, 2),
+        meta,
+    )
+    .await
+    .expect("open");
+    w.write(2, b"ab").await.expect("write");
+    assert_eq!(&w.read(0, 5).await.expect("read")[..], b"01ab4");
+    // Multipart: only the tail is readable.
+    let mut w = create(&bos, "mp", config(MIB, 2));
+    let data = pattern(2 * MIB + 10, 21);
+    write_all(&mut w, 0, &data, MIB).await;
+    assert_eq!(&w.read(2 * MIB as u64, 10).await.expect("tail")[..], &data[2 * MIB..]);
+    assert!(matches!(w.read(0, 10).await, Err(WriteError::NonSequential { .. })));
+    w.abort().await;
+    // Append: the object from BOS, then the buffer.
+    let meta = put_appendable(&bos, "a.log", b"in bos\n").await;
+    let mut a = appender(&bos, "a.log", append_config(1024), Some(meta)).await;
+    a.write(0, b"waiting\n").await.expect("write");
+    assert_eq!(&a.read(3, 100).await.expect("read")[..], b"bos\nwaiting\n");
+    assert_eq!(&a.read(8, 3).await.expect("read")[..], b"ait");
+}
