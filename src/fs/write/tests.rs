@@ -129,7 +129,7 @@ async fn file_of_exactly_one_part_is_still_one_put() {
 async fn hundred_mib_streams_as_multipart_within_the_memory_bound() {
     let bos = service(MIB as u64);
     // Every request takes a little while, so parts really are in flight together.
-    bos.set_delay(Duration::from_millis(3));
+    bos.set_delay(Duration::from_millis(20));
     let (part, conc) = (MIB, 4);
     let mut w = create(&bos, "big", config(part, conc));
     let data = pattern(100 * MIB + 12345, 3);
@@ -143,6 +143,7 @@ async fn hundred_mib_streams_as_multipart_within_the_memory_bound() {
     assert_eq!(bos.upload_count(B), 0);
     assert!(stored(&bos, "big") == data, "stored bytes differ");
     let high = w.memory_high_water();
+    eprintln!("100 MiB through 1 MiB parts, 4 in flight: memory high water {high} bytes");
     assert!(
         high <= part * (conc + 1),
         "high water {high} exceeds {}",
