@@ -1024,3 +1024,18 @@ async fn reading_through_a_writer() {
     assert_eq!(&a.read(3, 100).await.expect("read")[..], b"bos\nwaiting\n");
     assert_eq!(&a.read(8, 3).await.expect("read")[..], b"ait");
 }
+
+#[tokio::test]
+async fn truncate_to_zero_of_an_append_handle_survives_a_failed_send() {
+    let bos = service(MIB as u64);
+    let meta = put_appendable(&bos, "z.log", b"old\n").await;
+    let mut w = appender(&bos, "z.log", append_config(1024), Some(meta)).await;
+    w.truncate(0).await.expect("truncate");
+    // The replacing (empty) append fails before landing: it must be sent again, not taken as
+    // done because an Appendable object exists.
+    bos.inject(Fault::on(Operation::AppendObject).status(503, "ServiceUnavailable"));
+    let c = w.commit().await.expect("commit");
+    assert_eq!(c.size, 0);
+    assert!(stored(&bos, "z.log").is_empty());
+    assert_eq!(bos.count(Operation::AppendObject), 2);
+}
