@@ -1010,6 +1010,33 @@ async fn reading_through_a_writer() {
     .expect("open");
     w.write(2, b"ab").await.expect("write");
     assert_eq!(&w.read(0, 5).await.expect("read")[..], b"01ab4");
+    // A large existing object: bytes past the tail window come from the old object.
+    let old = pattern(3 * MIB + 100, 22);
+    let meta = put(&bos, "large", &old).await;
+    let mut w = FileWriter::open_existing(
+        api(&bos),
+        B.into(),
+        "large".into(),
+        PutOptions::default(),
+        config(MIB, 2),
+        meta,
+    )
+    .await
+    .expect("open");
+    w.write(MIB as u64 - 2, b"XYZW").await.expect("write across windows");
+    let mut expect = old.clone();
+    expect[MIB - 2..MIB + 2].copy_from_slice(b"XYZW");
+    let got = w.read(MIB as u64, 2 * MIB).await.expect("read");
+    assert!(got[..] == expect[MIB..3 * MIB], "read past the tail differs");
+    w.truncate(3 * MIB as u64 + 50).await.expect("shrink");
+    w.truncate(3 * MIB as u64 + 100).await.expect("grow");
+    let got = w.read(3 * MIB as u64, 100).await.expect("read");
+    assert_eq!(&got[..50], &old[3 * MIB..3 * MIB + 50]);
+    assert!(
+        got[50..].iter().all(|&b| b == 0),
+        "bytes cut by truncate must read as zeros"
+    );
+    w.abort().await;
     // Multipart: only the tail is readable.
     let mut w = create(&bos, "mp", config(MIB, 2));
     let data = pattern(2 * MIB + 10, 21);
