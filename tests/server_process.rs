@@ -375,3 +375,34 @@ async fn latency_delays_answers() {
     s.send(s.req("HEAD", "/bkt")).await.expect(200);
     assert!(start.elapsed() >= Duration::from_millis(150));
 }
+
+#[tokio::test]
+async fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut server = ServerProcess::spawn(&dir.path().join("data"), &[]);
+    Req::new("PUT", "/bkt/k")
+        .body("kept")
+        .send(server.addr)
+        .await
+        .expect(200);
+    let pid = libc::pid_t::try_from(server.child.id()).expect("pid");
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "server did not stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    let again = ServerProcess::spawn(&dir.path().join("data"), &[]);
+    assert_eq!(
+        Req::new("GET", "/bkt/k").send(again.addr).await.expect(200).body,
+        b"kept"
+    );
+}
