@@ -3,7 +3,8 @@
 //! Makes sure `.venv` holds the SDK (scripts/python-venv.sh, idempotent and fast once installed),
 //! starts the server binary on a free loopback port over a temporary data directory, runs the
 //! pytest suite in tests/sdk/ against it with the venv's Python, prints the suite's output and
-//! fails unless every Python test passed. The server is killed by a Drop guard.
+//! fails unless every Python test passed. A second server started with `--fail-rate` serves the
+//! fault tests (tests/sdk/test_sdk_faults.py). The servers are killed by Drop guards.
 //!
 //! The test fails (never skips) when the venv cannot be created: CI installs what it needs
 //! through the README's test command; locally, the reason (PyPI unreachable, no python3-venv)
@@ -25,6 +26,8 @@ const ACCESS_KEY: &str = "sdk-conformance-ak";
 const SECRET_KEY: &str = "sdk-conformance-sk-5b0c7e1d";
 /// BOS's own minimum part size: the suite uses real 5 MiB parts and checks EntityTooSmall.
 const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// Share of the second server's answers that are injected 500 / 503 / 429 faults.
+const FAIL_RATE: &str = "0.25";
 /// Upper bound for the whole Python run (it normally takes well under two minutes).
 const PYTHON_TIMEOUT: Duration = Duration::from_secs(600);
 /// Upper bound for the server to accept connections.
@@ -100,9 +103,9 @@ struct Server {
 }
 
 impl Server {
-    /// Start the server and wait until it accepts connections. Retries with another port if the
-    /// chosen one was taken in between.
-    fn start(data: &Path, log: &Path) -> Server {
+    /// Start the server (with `extra` arguments) and wait until it accepts connections. Retries
+    /// with another port if the chosen one was taken in between.
+    fn start(data: &Path, log: &Path, extra: &[&str]) -> Server {
         let mut last_failure = String::new();
         for _ in 0..3 {
             let addr = free_loopback_addr();
@@ -118,6 +121,7 @@ impl Server {
                 .arg(BUCKET)
                 .arg("--min-part-size")
                 .arg(MIN_PART_SIZE.to_string())
+                .args(extra)
                 .env("BCE_ACCESS_KEY_ID", ACCESS_KEY)
                 .env("BCE_SECRET_ACCESS_KEY", SECRET_KEY)
                 .env_remove("BCE_SESSION_TOKEN")
@@ -206,8 +210,12 @@ fn official_python_sdk_conformance() {
     let python = ensure_venv(&root);
 
     let work = tempfile::tempdir().expect("tempdir");
-    let data = work.path().join("data");
-    let mut server = Server::start(&data, &work.path().join("server.log"));
+    let mut server = Server::start(&work.path().join("data"), &work.path().join("server.log"), &[]);
+    let mut faulty = Server::start(
+        &work.path().join("faulty-data"),
+        &work.path().join("faulty.log"),
+        &["--fail-rate", FAIL_RATE, "--seed", "7"],
+    );
 
     let suite_log = work.path().join("pytest.log");
     let out = File::create(&suite_log).expect("create pytest log");
@@ -225,6 +233,7 @@ fn official_python_sdk_conformance() {
         ])
         .current_dir(&root)
         .env("BOSMOUNT_SDK_ENDPOINT", server.endpoint())
+        .env("BOSMOUNT_SDK_FAULTY_ENDPOINT", faulty.endpoint())
         .env("BOSMOUNT_SDK_BUCKET", BUCKET)
         .env("BCE_ACCESS_KEY_ID", ACCESS_KEY)
         .env("BCE_SECRET_ACCESS_KEY", SECRET_KEY)
@@ -243,17 +252,21 @@ fn official_python_sdk_conformance() {
     println!("{}", read_log(&suite_log));
     println!("--- python run took {:.1} s ---", elapsed.as_secs_f64());
     let alive = server.alive();
-    if alive {
-        println!("--- server /_stats ---\n{}", fetch_stats(server.addr));
-    }
-    let server_log = read_log(&server.log);
-    let tail: Vec<&str> = server_log.lines().rev().take(60).collect();
-    println!("--- server log (last {} lines) ---", tail.len());
-    for line in tail.iter().rev() {
-        println!("{line}");
+    let faulty_alive = faulty.alive();
+    for (name, server, alive) in [("server", &server, alive), ("faulty server", &faulty, faulty_alive)] {
+        if alive {
+            println!("--- {name} /_stats ---\n{}", fetch_stats(server.addr));
+        }
+        let log = read_log(&server.log);
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        println!("--- {name} log (last {} lines) ---", tail.len());
+        for line in tail.iter().rev() {
+            println!("{line}");
+        }
     }
 
     assert!(alive, "bosmount serve died during the SDK run");
+    assert!(faulty_alive, "bosmount serve --fail-rate died during the SDK run");
     match status {
         None => panic!("the Python SDK suite did not finish within {PYTHON_TIMEOUT:?}"),
         Some(status) => assert!(

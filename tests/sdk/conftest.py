@@ -7,6 +7,7 @@ tests/sdk_conformance.rs starts the server and passes where it listens through t
   BOSMOUNT_SDK_BUCKET     a bucket the server created at start (--bucket)
   BCE_ACCESS_KEY_ID       the access key the server accepts
   BCE_SECRET_ACCESS_KEY   its secret
+  BOSMOUNT_SDK_FAULTY_ENDPOINT  a second server (same bucket and keys) started with --fail-rate
 
 A missing variable fails the run: the suite never skips.
 """
@@ -68,3 +69,13 @@ def bucket(server_env):
 def prefix(request):
     """A key prefix unique to one test, so tests never see each other's objects."""
     return "%s-%s/" % (request.node.name.replace("[", "-").replace("]", ""), uuid.uuid4().hex[:8])
+
+
+@pytest.fixture(scope="session")
+def faulty_endpoint(server_env):
+    """A second server over its own data, started with --fail-rate: a share of its answers are
+    injected 500 InternalError / 503 ServiceUnavailable / 429 RequestRateLimitExceeded."""
+    endpoint = os.environ.get("BOSMOUNT_SDK_FAULTY_ENDPOINT")
+    if not endpoint:
+        pytest.fail("BOSMOUNT_SDK_FAULTY_ENDPOINT not set (run through tests/sdk_conformance.rs)")
+    return endpoint
