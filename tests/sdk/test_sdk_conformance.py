@@ -965,3 +965,109 @@ def test_expired_signature_is_rejected(client, bucket, prefix, monkeypatch):
     bos_error((400, 403), "RequestExpired", client.put_object_from_string, bucket, prefix + "late", "x")
     monkeypatch.undo()
     assert_absent(client, bucket, prefix + "late")
+
+
+# ---------------------------------------------------------------------------------------------
+# further BOS rules reachable through the SDK (bos-protocol.md sections 5, 6 and 12)
+
+
+def test_conditional_reads_and_writes(client, bucket, prefix):
+    key = prefix + "cond"
+    client.put_object_from_string(bucket, key, "v1")
+    etag = head(client, bucket, key).etag
+    quoted = '"%s"' % etag
+
+    assert client.get_object_as_string(bucket, key, cond_read_write={"If-Match": quoted}) == b"v1"
+    bos_error(412, "PreconditionFailed", client.get_object_as_string, bucket, key, cond_read_write={"If-Match": '"%s"' % ("0" * 32)})
+    bos_error(304, None, client.get_object_meta_data, bucket, key, cond_read_write={"If-None-Match": quoted})
+    bos_error(412, None, client.get_object_meta_data, bucket, key,
+              cond_read_write={"If-Unmodified-Since": "Thu, 01 Jan 2004 00:00:00 GMT"})
+
+    # If-None-Match: * creates only when the key is absent.
+    bos_error(412, "PreconditionFailed", client.put_object_from_string, bucket, key, "v2", cond_read_write={"If-None-Match": "*"})
+    assert read_object(client, bucket, key) == b"v1"
+    fresh = prefix + "fresh"
+    client.put_object_from_string(bucket, fresh, "created", cond_read_write={"If-None-Match": "*"})
+    assert read_object(client, bucket, fresh) == b"created"
+    client.put_object_from_string(bucket, key, "v2", cond_read_write={"If-Match": quoted})
+    assert read_object(client, bucket, key) == b"v2"
+
+
+def test_object_rules(client, bucket, prefix):
+    # Keys are 1..1023 bytes.
+    longest = prefix + "k" * (1023 - len(prefix.encode()))
+    client.put_object_from_string(bucket, longest, "long")
+    assert read_object(client, bucket, longest) == b"long"
+    bos_error(400, None, client.put_object_from_string, bucket, longest + "k", "too long")
+
+    # An unknown storage class is refused; ARCHIVE objects cannot be appended.
+    bos_error(400, None, client.put_object_from_string, bucket, prefix + "weird", "x", storage_class=b"WARM")
+    assert_absent(client, bucket, prefix + "weird")
+    bos_error(400, None, client.append_object_from_string, bucket, prefix + "archived-log", "x",
+              storage_class=storage_class.ARCHIVE)
+    assert_absent(client, bucket, prefix + "archived-log")
+
+    # A Range on an empty object is a 400.
+    client.put_object_from_string(bucket, prefix + "empty", "")
+    bos_error(400, None, client.get_object_as_string, bucket, prefix + "empty", range=[0, 0])
+
+    # Copy may change the storage class.
+    client.put_object_from_string(bucket, prefix + "hot", "data")
+    client.copy_object(bucket, prefix + "hot", bucket, prefix + "cold", storage_class=storage_class.COLD)
+    assert head(client, bucket, prefix + "cold").bce_storage_class == "COLD"
+    assert read_object(client, bucket, prefix + "cold") == b"data"
+
+    # Download traffic limit: in range accepted, out of range refused.
+    assert client.get_object(bucket, prefix + "hot", traffic_limit=838860800).data.read() == b"data"
+    bos_error(400, None, client.get_object, bucket, prefix + "hot", traffic_limit=5)
+
+
+def test_head_of_appendable_object_has_whole_content_md5(client, bucket, prefix):
+    # bos-protocol.md 5.3 and checklist item 5 (observed on the real service).
+    log = prefix + "log"
+    client.append_object_from_string(bucket, log, "abc")
+    assert head(client, bucket, log).content_md5 == md5_b64(b"abc").decode()
+    client.append_object_from_string(bucket, log, "def", offset=3)
+    assert head(client, bucket, log).content_md5 == md5_b64(b"abcdef").decode()
+
+
+def test_complete_with_user_metadata(client, bucket, prefix, tmp_path):
+    key = prefix + "meta"
+    path = write_file(tmp_path, "m", b"m" * 4096)
+    upload_id = client.initiate_multipart_upload(bucket, key, content_type="text/csv").upload_id
+    parts = upload_parts(client, bucket, key, upload_id, path)
+    client.complete_multipart_upload(bucket, key, upload_id, parts, user_metadata={"origin": "multipart"})
+    meta = head(client, bucket, key)
+    assert meta.bce_meta_origin == "multipart"
+    assert meta.content_type == "text/csv"
+
+
+def test_delimiter_pagination_and_upload_prefixes(client, bucket, prefix):
+    names = ["a/1", "a/2", "b", "c/1", "c/2", "c/3", "d", "e/x/y"]
+    for n in names:
+        client.put_object_from_string(bucket, prefix + n, n)
+    full = client.list_objects(bucket, prefix=prefix, delimiter="/")
+    expected_keys = [prefix + n for n in ("b", "d")]
+    expected_prefixes = [prefix + n for n in ("a/", "c/", "e/")]
+    assert [c.key for c in full.contents] == expected_keys
+    assert [p.prefix for p in full.common_prefixes] == expected_prefixes
+
+    # One entry (object or common prefix) per page; the marker must step over a whole prefix.
+    keys, prefixes, marker = [], [], None
+    for _ in range(20):
+        page = client.list_objects(bucket, prefix=prefix, delimiter="/", max_keys=1, marker=marker)
+        keys += [c.key for c in page.contents]
+        prefixes += [p.prefix for p in (page.common_prefixes or [])]
+        assert len(page.contents) + len(page.common_prefixes or []) <= 1
+        if not page.is_truncated:
+            break
+        marker = page.next_marker
+    assert keys == expected_keys
+    assert prefixes == expected_prefixes
+
+    ids = [client.initiate_multipart_upload(bucket, prefix + n).upload_id for n in ("up/1", "up/2", "top")]
+    uploads = client.list_multipart_uploads(bucket, prefix=prefix, delimiter="/")
+    assert [u.key for u in uploads.uploads] == [prefix + "top"]
+    assert [p.prefix for p in uploads.common_prefixes] == [prefix + "up/"]
+    for n, upload_id in zip(("up/1", "up/2", "top"), ids):
+        client.abort_multipart_upload(bucket, prefix + n, upload_id)
