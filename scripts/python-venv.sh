@@ -23,16 +23,17 @@ if have_all; then
     exit 0
 fi
 
-if [ ! -x "$VENV/bin/python" ]; then
-    echo "python-venv: creating $VENV with $($PY --version 2>&1)" >&2
-    if ! "$PY" -m venv "$VENV"; then
+# (Re)create the venv when it is missing or broken (e.g. a previous attempt without ensurepip).
+if ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+    echo "python-venv: creating $VENV with $("$PY" --version 2>&1)" >&2
+    if ! "$PY" -m venv --clear "$VENV"; then
         echo "python-venv: '$PY -m venv' failed; on Debian install python3-venv (apt-get install -y python3-venv)" >&2
         exit 1
     fi
 fi
 
 echo "python-venv: installing bce-python-sdk==$SDK_VERSION and pytest from PyPI" >&2
-if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --retries 2 --timeout 30 \
     "bce-python-sdk==$SDK_VERSION" pytest; then
     echo "python-venv: pip install failed (is PyPI reachable from this machine?)" >&2
     exit 1

@@ -10,6 +10,11 @@ tests/sdk_conformance.rs starts the server and passes where it listens through t
   BOSMOUNT_SDK_FAULTY_ENDPOINT  a second server (same bucket and keys) started with --fail-rate
 
 A missing variable fails the run: the suite never skips.
+
+By hand, against servers you started (the second one with --fail-rate 0.25):
+  scripts/python-venv.sh
+  BOSMOUNT_SDK_ENDPOINT=http://127.0.0.1:8080 BOSMOUNT_SDK_FAULTY_ENDPOINT=http://127.0.0.1:8081 \
+  BOSMOUNT_SDK_BUCKET=demo BCE_ACCESS_KEY_ID=... BCE_SECRET_ACCESS_KEY=... .venv/bin/python -m pytest -v tests/sdk
 """
 
 import os
