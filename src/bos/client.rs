@@ -1,1 +1,3 @@
-//! HTTP implementation of the BOS API (to be written).
+//! HTTP implementation of the BOS API (being written).
+
+pub mod validate;
