@@ -1,0 +1,1 @@
+//! Tests of the write pipelines against the in-memory BOS twin.
