@@ -1,0 +1,1 @@
+//! Filesystem logic tests over the in-memory BOS twin (no kernel).
