@@ -19,6 +19,9 @@ use crate::fs::error::{FsError, FsResult};
 use crate::fs::inode::{child_key, InodeNo};
 use crate::fs::{names, path_of, BosFs};
 
+/// One copy in flight, boxed so a batch of them can be driven with bounded concurrency.
+type CopyJob<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = FsResult<T>> + Send + 'a>>;
+
 /// Size of each UploadPartCopy range when a file is too large for CopyObject.
 const PART_COPY_SIZE: u64 = 1024 * 1024 * 1024;
 
@@ -166,20 +169,22 @@ impl BosFs {
                 (i as u32 + 1, start, (start + PART_COPY_SIZE).min(size) - 1)
             })
             .collect();
-        let mut parts: Vec<CompletedPart> = stream::iter(ranges)
-            .map(|(number, start, end)| async move {
-                let copied = self
-                    .api
-                    .upload_part_copy(bucket, to, upload_id, number, bucket, from, Some((start, end)), conditions)
-                    .await?;
-                Ok::<_, FsError>(CompletedPart {
-                    part_number: number,
-                    e_tag: copied.etag,
+        let jobs: Vec<CopyJob<'_, CompletedPart>> = ranges
+            .into_iter()
+            .map(|(number, start, end)| -> CopyJob<'_, CompletedPart> {
+                Box::pin(async move {
+                    let copied = self
+                        .api
+                        .upload_part_copy(bucket, to, upload_id, number, bucket, from, Some((start, end)), conditions)
+                        .await?;
+                    Ok(CompletedPart {
+                        part_number: number,
+                        e_tag: copied.etag,
+                    })
                 })
             })
-            .buffer_unordered(4)
-            .try_collect()
-            .await?;
+            .collect();
+        let mut parts: Vec<CompletedPart> = stream::iter(jobs).buffer_unordered(4).try_collect().await?;
         parts.sort_by_key(|p| p.part_number);
         self.api
             .complete_multipart_upload(bucket, to, upload_id, &parts, &PutOptions::default())
@@ -197,13 +202,17 @@ impl BosFs {
         };
         loop {
             let page = self.api.list_objects(bucket, &request).await?;
-            let copies = page.contents.iter().map(|entry| {
-                let target = format!("{to}{}", &entry.key[from.len()..]);
-                async move {
-                    names::check_new_key(&target)?;
-                    self.copy_key(&entry.key, &target, entry.size, Some(entry.etag.clone())).await
-                }
-            });
+            let copies: Vec<CopyJob<'_, ()>> = page
+                .contents
+                .iter()
+                .map(|entry| -> CopyJob<'_, ()> {
+                    let target = format!("{to}{}", &entry.key[from.len()..]);
+                    Box::pin(async move {
+                        names::check_new_key(&target)?;
+                        self.copy_key(&entry.key, &target, entry.size, Some(entry.etag.clone())).await
+                    })
+                })
+                .collect();
             stream::iter(copies)
                 .buffer_unordered(self.config.rename_concurrency.max(1))
                 .try_collect::<Vec<()>>()
