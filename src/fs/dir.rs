@@ -146,9 +146,19 @@ impl BosFs {
         }
     }
 
-    fn dir_entry(&self, handle: &DirHandle, listed: &Listed, offset: u64, plus: bool) -> FsResult<Option<ReaddirEntry>> {
+    fn dir_entry(
+        &self,
+        handle: &DirHandle,
+        listed: &Listed,
+        offset: u64,
+        plus: bool,
+    ) -> FsResult<Option<ReaddirEntry>> {
         let (node, name, attr) = match listed {
-            Listed::Dot => (self.node(handle.ino)?, ".".to_string(), ObjectAttr::directory(self.mount_time)),
+            Listed::Dot => (
+                self.node(handle.ino)?,
+                ".".to_string(),
+                ObjectAttr::directory(self.mount_time),
+            ),
             Listed::DotDot => {
                 let me = self.node(handle.ino)?;
                 let parent = self.node(me.parent).unwrap_or(me);
@@ -159,7 +169,10 @@ impl BosFs {
                 let ino = if plus {
                     inodes.upsert(handle.ino, name, attr.kind)
                 } else {
-                    inodes.child(handle.ino, name).filter(|n| n.kind == attr.kind).map(|n| n.ino)
+                    inodes
+                        .child(handle.ino, name)
+                        .filter(|n| n.kind == attr.kind)
+                        .map(|n| n.ino)
                 };
                 let node = match ino.and_then(|ino| inodes.get(ino)) {
                     Some(node) => node,

@@ -98,7 +98,11 @@ impl FsError {
     pub fn is_expected(&self) -> bool {
         matches!(
             self,
-            FsError::NotFound | FsError::AlreadyExists | FsError::NotEmpty | FsError::NotDirectory | FsError::IsDirectory
+            FsError::NotFound
+                | FsError::AlreadyExists
+                | FsError::NotEmpty
+                | FsError::NotDirectory
+                | FsError::IsDirectory
         )
     }
 }
@@ -113,9 +117,7 @@ fn bos_errno(e: &BosError) -> i32 {
         ErrorKind::TooLarge => libc::EFBIG,
         ErrorKind::ObjectUnappendable | ErrorKind::NotAllowCopy => libc::ENOTSUP,
         ErrorKind::InvalidRequest => libc::EINVAL,
-        ErrorKind::OffsetIncorrect | ErrorKind::BadDigest | ErrorKind::Unavailable | ErrorKind::Transport => {
-            libc::EIO
-        }
+        ErrorKind::OffsetIncorrect | ErrorKind::BadDigest | ErrorKind::Unavailable | ErrorKind::Transport => libc::EIO,
     }
 }
 
@@ -143,10 +145,22 @@ mod tests {
 
     #[test]
     fn bos_errors_map_by_kind() {
-        assert_eq!(FsError::from(BosError::service(404, "NoSuchKey", "", "")).errno(), libc::ENOENT);
-        assert_eq!(FsError::from(BosError::service(403, "AccessDenied", "", "")).errno(), libc::EACCES);
-        assert_eq!(FsError::from(BosError::service(503, "ServiceUnavailable", "", "")).errno(), libc::EIO);
-        assert_eq!(FsError::from(BosError::service(412, "PreconditionFailed", "", "")).errno(), libc::ESTALE);
+        assert_eq!(
+            FsError::from(BosError::service(404, "NoSuchKey", "", "")).errno(),
+            libc::ENOENT
+        );
+        assert_eq!(
+            FsError::from(BosError::service(403, "AccessDenied", "", "")).errno(),
+            libc::EACCES
+        );
+        assert_eq!(
+            FsError::from(BosError::service(503, "ServiceUnavailable", "", "")).errno(),
+            libc::EIO
+        );
+        assert_eq!(
+            FsError::from(BosError::service(412, "PreconditionFailed", "", "")).errno(),
+            libc::ESTALE
+        );
         assert_eq!(FsError::NotEmpty.errno(), libc::ENOTEMPTY);
         assert_eq!(FsError::NameTooLong("x".into()).errno(), libc::ENAMETOOLONG);
     }

@@ -18,7 +18,7 @@ pub(crate) enum HandleState {
     /// Opened read-only.
     Reader(FileReader),
     /// Opened for writing.
-    Writer(FileWriter),
+    Writer(Box<FileWriter>),
 }
 
 /// One open file.
@@ -82,9 +82,6 @@ impl HandleTable {
     /// A handle open for writing on `ino`, if any.
     pub fn writer_of(&self, ino: InodeNo) -> Option<Arc<OpenFile>> {
         let files = self.files.lock().unwrap_or_else(|p| p.into_inner());
-        files
-            .values()
-            .find(|f| f.ino == ino && f.writable)
-            .cloned()
+        files.values().find(|f| f.ino == ino && f.writable).cloned()
     }
 }

@@ -41,7 +41,8 @@ impl BosFs {
         self.cache().invalidate(&key);
         let attr = ObjectAttr::file(0, SystemTime::now(), None);
         let entry = self.remember_entry(parent, name, &attr)?;
-        self.inodes().update(entry.ino, |n| n.perms.mode = Some((mode & 0o7777) as u16));
+        self.inodes()
+            .update(entry.ino, |n| n.perms.mode = Some((mode & 0o7777) as u16));
         let fh = self.open_writer(entry.ino, key, writer);
         let attr = self.getattr(entry.ino).await?;
         Ok((attr, fh))
@@ -93,8 +94,13 @@ impl BosFs {
                 if offset >= writer.size() {
                     return Ok(Bytes::new());
                 }
-                log::warn!("read of {:?} through a handle open for writing is not supported", file.key);
-                Err(FsError::NotSupported("reading through a handle open for writing".into()))
+                log::warn!(
+                    "read of {:?} through a handle open for writing is not supported",
+                    file.key
+                );
+                Err(FsError::NotSupported(
+                    "reading through a handle open for writing".into(),
+                ))
             }
         }
     }
@@ -107,7 +113,11 @@ impl BosFs {
             return Err(FsError::BadHandle(fh));
         };
         let written = writer.write(offset, data).await.inspect_err(|e| {
-            log::warn!("write of {} bytes at {offset} to {:?} failed: {e}", data.len(), file.key);
+            log::warn!(
+                "write of {} bytes at {offset} to {:?} failed: {e}",
+                data.len(),
+                file.key
+            );
         })?;
         self.note_size(file.ino, writer.size());
         Ok(written as u32)
@@ -128,7 +138,10 @@ impl BosFs {
         let file = self.handles.get(fh)?;
         let mut state = file.state.lock().await;
         if let HandleState::Writer(writer) = &mut *state {
-            writer.fsync().await.inspect_err(|e| log::warn!("fsync of {:?} failed: {e}", file.key))?;
+            writer
+                .fsync()
+                .await
+                .inspect_err(|e| log::warn!("fsync of {:?} failed: {e}", file.key))?;
         }
         Ok(())
     }
@@ -259,7 +272,7 @@ impl BosFs {
             });
             inodes.open_handle(ino);
         }
-        self.handles.insert(ino, key, HandleState::Writer(writer))
+        self.handles.insert(ino, key, HandleState::Writer(Box::new(writer)))
     }
 
     fn note_size(&self, ino: InodeNo, size: u64) {
@@ -273,7 +286,9 @@ impl BosFs {
 
     async fn reader_for(&self, key: &str, being_written: bool) -> FsResult<FileReader> {
         let known = match self.stat_file(key).await {
-            Ok(ObjectAttr { size, etag: Some(etag), .. }) => Ok((size, etag)),
+            Ok(ObjectAttr {
+                size, etag: Some(etag), ..
+            }) => Ok((size, etag)),
             Ok(_) => self.head(key).await.map(|m| (m.size, m.etag)),
             Err(e) => Err(e),
         };

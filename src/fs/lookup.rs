@@ -73,7 +73,11 @@ impl BosFs {
         );
         let page = list?;
         let attr = if let Some(first) = page.contents.first() {
-            let mtime = if first.key == request.prefix { first.last_modified } else { self.mount_time };
+            let mtime = if first.key == request.prefix {
+                first.last_modified
+            } else {
+                self.mount_time
+            };
             ObjectAttr::directory(mtime)
         } else if !page.common_prefixes.is_empty() {
             ObjectAttr::directory(self.mount_time)

@@ -73,7 +73,11 @@ impl FsConfig {
     pub fn new(bucket: impl Into<String>, prefix: impl Into<String>) -> Self {
         let mut prefix: String = prefix.into();
         let trimmed = prefix.trim_matches('/').to_string();
-        prefix = if trimmed.is_empty() { String::new() } else { format!("{trimmed}/") };
+        prefix = if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("{trimmed}/")
+        };
         FsConfig {
             bucket: bucket.into(),
             prefix,
@@ -213,7 +217,9 @@ impl BosFs {
     /// Register `name` in `parent` as `attr.kind`, count a kernel reference, and return its attributes.
     fn remember_entry(&self, parent: InodeNo, name: &str, attr: &ObjectAttr) -> FsResult<FsAttr> {
         let mut inodes = self.inodes();
-        let ino = inodes.upsert(parent, name, attr.kind).ok_or(FsError::StaleInode(parent.0))?;
+        let ino = inodes
+            .upsert(parent, name, attr.kind)
+            .ok_or(FsError::StaleInode(parent.0))?;
         inodes.add_lookup(ino);
         let node = inodes.get(ino).ok_or(FsError::StaleInode(ino.0))?;
         Ok(self.finish_attr(&node, attr))

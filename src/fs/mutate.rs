@@ -46,7 +46,8 @@ impl BosFs {
         let attr = ObjectAttr::directory(SystemTime::now());
         self.cache().put_found(path_of(&key), attr.clone());
         let result = self.remember_entry(parent, name, &attr)?;
-        self.inodes().update(result.ino, |n| n.perms.mode = Some((mode & 0o7777) as u16));
+        self.inodes()
+            .update(result.ino, |n| n.perms.mode = Some((mode & 0o7777) as u16));
         Ok(FsAttr {
             perm: (mode & 0o7777) as u16,
             ..result

@@ -20,7 +20,10 @@ pub fn component(name: &OsStr) -> FsResult<&str> {
         .to_str()
         .ok_or_else(|| FsError::InvalidName(format!("{name:?} is not UTF-8")))?;
     if text.len() > MAX_NAME_LENGTH {
-        return Err(FsError::NameTooLong(format!("{} bytes > {MAX_NAME_LENGTH}", text.len())));
+        return Err(FsError::NameTooLong(format!(
+            "{} bytes > {MAX_NAME_LENGTH}",
+            text.len()
+        )));
     }
     if text.is_empty() || text == "." || text == ".." || text.contains('/') {
         return Err(FsError::InvalidName(format!("{text:?}")));
@@ -32,12 +35,20 @@ pub fn component(name: &OsStr) -> FsResult<&str> {
 /// `key` is the full object key; for a directory pass the key with its trailing '/'.
 pub fn check_new_key(key: &str) -> FsResult<()> {
     if key.len() > MAX_KEY_LENGTH {
-        log::warn!("refusing {key:?}: BOS keys are at most {MAX_KEY_LENGTH} bytes (this one is {})", key.len());
-        return Err(FsError::NameTooLong(format!("key of {} bytes > {MAX_KEY_LENGTH}", key.len())));
+        log::warn!(
+            "refusing {key:?}: BOS keys are at most {MAX_KEY_LENGTH} bytes (this one is {})",
+            key.len()
+        );
+        return Err(FsError::NameTooLong(format!(
+            "key of {} bytes > {MAX_KEY_LENGTH}",
+            key.len()
+        )));
     }
     if key.contains('@') {
         log::warn!("refusing {key:?}: BOS reserves '@' in object keys");
-        return Err(FsError::InvalidName(format!("{key:?} contains '@', which BOS reserves")));
+        return Err(FsError::InvalidName(format!(
+            "{key:?} contains '@', which BOS reserves"
+        )));
     }
     Ok(())
 }
@@ -45,7 +56,10 @@ pub fn check_new_key(key: &str) -> FsResult<()> {
 /// Check a key we are about to look up: longer than BOS allows means it cannot exist.
 pub fn check_lookup_key(key: &str) -> FsResult<()> {
     if key.len() > MAX_KEY_LENGTH {
-        return Err(FsError::NameTooLong(format!("key of {} bytes > {MAX_KEY_LENGTH}", key.len())));
+        return Err(FsError::NameTooLong(format!(
+            "key of {} bytes > {MAX_KEY_LENGTH}",
+            key.len()
+        )));
     }
     Ok(())
 }
@@ -74,7 +88,10 @@ mod tests {
     #[test]
     fn components() {
         assert_eq!(component(OsStr::new("a.txt")).expect("ok"), "a.txt");
-        assert!(matches!(component(OsStr::new(&"x".repeat(256))), Err(FsError::NameTooLong(_))));
+        assert!(matches!(
+            component(OsStr::new(&"x".repeat(256))),
+            Err(FsError::NameTooLong(_))
+        ));
         assert!(component(OsStr::new("..")).is_err());
     }
 
@@ -82,7 +99,10 @@ mod tests {
     fn new_keys() {
         assert!(check_new_key("dir/file").is_ok());
         assert_eq!(check_new_key("a@b").map_err(|e| e.errno()), Err(libc::EINVAL));
-        assert_eq!(check_new_key(&"k".repeat(1024)).map_err(|e| e.errno()), Err(libc::ENAMETOOLONG));
+        assert_eq!(
+            check_new_key(&"k".repeat(1024)).map_err(|e| e.errno()),
+            Err(libc::ENAMETOOLONG)
+        );
     }
 
     #[test]

@@ -144,7 +144,10 @@ impl BosFs {
             self.api.copy_object(bucket, from, bucket, to, &options).await?;
             return Ok(());
         }
-        let upload_id = self.api.initiate_multipart_upload(bucket, to, &PutOptions::default()).await?;
+        let upload_id = self
+            .api
+            .initiate_multipart_upload(bucket, to, &PutOptions::default())
+            .await?;
         let result = self.copy_parts(from, to, size, &upload_id, &conditions).await;
         if result.is_err() {
             if let Err(e) = self.api.abort_multipart_upload(bucket, to, &upload_id).await {
@@ -175,7 +178,16 @@ impl BosFs {
                 Box::pin(async move {
                     let copied = self
                         .api
-                        .upload_part_copy(bucket, to, upload_id, number, bucket, from, Some((start, end)), conditions)
+                        .upload_part_copy(
+                            bucket,
+                            to,
+                            upload_id,
+                            number,
+                            bucket,
+                            from,
+                            Some((start, end)),
+                            conditions,
+                        )
                         .await?;
                     Ok(CompletedPart {
                         part_number: number,
@@ -209,7 +221,8 @@ impl BosFs {
                     let target = format!("{to}{}", &entry.key[from.len()..]);
                     Box::pin(async move {
                         names::check_new_key(&target)?;
-                        self.copy_key(&entry.key, &target, entry.size, Some(entry.etag.clone())).await
+                        self.copy_key(&entry.key, &target, entry.size, Some(entry.etag.clone()))
+                            .await
                     })
                 })
                 .collect();
@@ -221,7 +234,10 @@ impl BosFs {
             if !keys.is_empty() {
                 let failures = self.api.delete_multiple_objects(bucket, &keys).await?;
                 if let Some(f) = failures.iter().find(|f| f.code != "NoSuchKey") {
-                    return Err(FsError::Internal(format!("could not delete {:?}: {} {}", f.key, f.code, f.message)));
+                    return Err(FsError::Internal(format!(
+                        "could not delete {:?}: {} {}",
+                        f.key, f.code, f.message
+                    )));
                 }
             }
             if !page.is_truncated {

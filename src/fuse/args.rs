@@ -142,7 +142,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "g" | "gb" | "gib" => 1 << 30,
         _ => return Err(format!("invalid size unit in {text:?}")),
     };
-    number.checked_mul(factor).ok_or_else(|| format!("size {text:?} too large"))
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("size {text:?} too large"))
 }
 
 #[cfg(test)]

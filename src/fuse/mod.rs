@@ -87,7 +87,8 @@ struct PlusDir<'a>(&'a mut ReplyDirectoryPlus, Duration);
 impl DirReplier for PlusDir<'_> {
     fn add(&mut self, e: &ReaddirEntry) -> bool {
         let attr = file_attr(&e.attr);
-        self.0.add(INodeNo(e.ino.0), e.offset, &e.name, &self.1, &attr, Generation(0))
+        self.0
+            .add(INodeNo(e.ino.0), e.offset, &e.name, &self.1, &attr, Generation(0))
     }
 }
 
@@ -218,7 +219,9 @@ impl fuser::Filesystem for FuseAdapter {
     ) {
         let (fs, name, new_name) = (self.fs.clone(), name.to_owned(), new_name.to_owned());
         self.spawn(async move {
-            let result = fs.rename(ino(parent), &name, ino(new_parent), &new_name, flags.bits()).await;
+            let result = fs
+                .rename(ino(parent), &name, ino(new_parent), &new_name, flags.bits())
+                .await;
             reply_empty(reply, result, "rename")
         });
     }
@@ -294,8 +297,10 @@ impl fuser::Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         let fs = self.fs.clone();
-        self.queues
-            .submit(fh.0, async move { reply_empty(reply, fs.release(fh.0).await, "release") });
+        self.queues.submit(
+            fh.0,
+            async move { reply_empty(reply, fs.release(fh.0).await, "release") },
+        );
         self.queues.close(fh.0);
     }
 
@@ -346,7 +351,9 @@ impl fuser::Filesystem for FuseAdapter {
 
     fn statfs(&self, _req: &Request, _n: INodeNo, reply: ReplyStatfs) {
         let s = self.fs.statfs();
-        reply.statfs(s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.bsize, s.namelen, s.frsize);
+        reply.statfs(
+            s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.bsize, s.namelen, s.frsize,
+        );
     }
 
     fn create(
@@ -364,7 +371,13 @@ impl fuser::Filesystem for FuseAdapter {
             match fs.create(ino(parent), &name, mode & !umask, flags).await {
                 Ok((attr, fh)) => {
                     queues.open(fh);
-                    reply.created(&fs.ttl(), &file_attr(&attr), Generation(0), FileHandle(fh), FopenFlags::empty());
+                    reply.created(
+                        &fs.ttl(),
+                        &file_attr(&attr),
+                        Generation(0),
+                        FileHandle(fh),
+                        FopenFlags::empty(),
+                    );
                 }
                 Err(e) => reply.error(errno(&e, "create")),
             }

@@ -123,7 +123,11 @@ fn fuse_config(args: &MountArgs) -> Config {
         MountOption::DefaultPermissions,
         MountOption::NoDev,
         MountOption::NoSuid,
-        if args.read_only { MountOption::RO } else { MountOption::RW },
+        if args.read_only {
+            MountOption::RO
+        } else {
+            MountOption::RW
+        },
     ];
     if args.allow_other {
         config.acl = SessionACL::All;
