@@ -61,7 +61,8 @@ enum Origin {
 #[derive(Debug)]
 struct AppendState {
     target: Target,
-    options: PutOptions,
+    /// Shared with [`AppendWriter::set_options`], which must not wait for a running flush.
+    options: Arc<std::sync::Mutex<PutOptions>>,
     append_buffer: usize,
     rewrite_limit: u64,
     origin: Origin,
@@ -81,6 +82,7 @@ pub struct AppendWriter {
     state: Arc<Mutex<AppendState>>,
     size: Arc<AtomicU64>,
     high_water: Arc<AtomicUsize>,
+    options: Arc<std::sync::Mutex<PutOptions>>,
     wake: Arc<Notify>,
     flusher: JoinHandle<()>,
 }
@@ -114,9 +116,10 @@ impl AppendWriter {
         };
         let size = Arc::new(AtomicU64::new(next_offset));
         let high_water = Arc::new(AtomicUsize::new(0));
+        let options = Arc::new(std::sync::Mutex::new(options));
         let state = Arc::new(Mutex::new(AppendState {
             target,
-            options,
+            options: options.clone(),
             append_buffer: config.append_buffer.max(1),
             rewrite_limit: config.append_rewrite_limit(),
             origin,
@@ -139,6 +142,7 @@ impl AppendWriter {
             state,
             size,
             high_water,
+            options,
             wake,
             flusher,
         }
@@ -189,6 +193,33 @@ impl AppendWriter {
         Ok(data.len())
     }
 
+    /// Read `[offset, offset + len)`: what is in the object from BOS (ranged GetObject), what
+    /// waits from the buffer.
+    pub async fn read(&mut self, offset: u64, len: usize) -> Result<Bytes, WriteError> {
+        let s = self.state.lock().await;
+        s.usable()?;
+        let end = offset.saturating_add(len as u64).min(s.logical_size());
+        if offset >= end {
+            return Ok(Bytes::new());
+        }
+        let mut out = Vec::with_capacity((end - offset) as usize);
+        if offset < s.next_offset {
+            let t = &s.target;
+            let range = ByteRange {
+                start: offset,
+                end: Some(end.min(s.next_offset) - 1),
+            };
+            let got = t.api.get_object(&t.bucket, &t.key, Some(range)).await?;
+            out.extend_from_slice(&got.body);
+        }
+        if end > s.next_offset {
+            let from = offset.max(s.next_offset) - s.next_offset;
+            let to = end - s.next_offset;
+            out.extend_from_slice(&s.pending[from as usize..to as usize]);
+        }
+        Ok(Bytes::from(out))
+    }
+
     /// Send everything waiting; returns once BOS has it.
     pub async fn flush(&mut self) -> Result<(), WriteError> {
         self.state.lock().await.flush().await
@@ -234,14 +265,12 @@ impl AppendWriter {
 
     /// Options used when the object is created or converted.
     pub fn set_options(&mut self, options: PutOptions) {
-        match self.state.try_lock() {
-            Ok(mut s) => s.options = options,
-            Err(_) => {
-                // A flush is running (timer); apply the options once it is done.
-                let state = self.state.clone();
-                tokio::spawn(async move { state.lock().await.options = options });
-            }
-        }
+        *lock_options(&self.options) = options;
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> PutOptions {
+        lock_options(&self.options).clone()
     }
 
     /// Drop what waits and stop; later calls fail.
@@ -275,6 +304,11 @@ impl Drop for AppendWriter {
             }
         });
     }
+}
+
+fn lock_options(options: &std::sync::Mutex<PutOptions>) -> std::sync::MutexGuard<'_, PutOptions> {
+    // Options are replaced whole; a panic elsewhere cannot leave them half-written.
+    options.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Sends waiting bytes once they have waited `interval`. Ends when the writer is gone.
@@ -431,7 +465,7 @@ impl AppendState {
             Bytes::new()
         } else {
             let got = t.api.get_object(&t.bucket, &t.key, None).await?;
-            if got.meta.etag != etag {
+            if !super::existing::same_etag(&got.meta.etag, etag) {
                 self.adopt(got.meta)?;
                 return Ok(false);
             }
@@ -447,8 +481,13 @@ impl AppendState {
         let mut whole = Vec::with_capacity(old.len() + body.len());
         whole.extend_from_slice(&old);
         whole.extend_from_slice(body);
+        drop(old);
         let whole = Bytes::from(whole);
-        let options = self.plain_options();
+        // Replace only the version we read (If-Match): a concurrent change is never overwritten.
+        let options = PutOptions {
+            if_match: Some(etag.to_owned()),
+            ..self.plain_options()
+        };
         log::info!(
             "{}: converting the {size}-byte Normal object to an Appendable one to append to it",
             t.key
@@ -463,6 +502,14 @@ impl AppendState {
                 self.landed(r.next_offset, r.etag)?;
                 Ok(true)
             }
+            Err(e) if matches!(e.kind(), ErrorKind::PreconditionFailed | ErrorKind::NotFound) => {
+                log::info!(
+                    "{}: changed by someone else during the conversion; starting over",
+                    t.key
+                );
+                self.resync().await?;
+                Ok(false)
+            }
             Err(e) if matches!(e.kind(), ErrorKind::Transport | ErrorKind::Unavailable) => {
                 // The replacement may have landed. It did if the object is now Appendable and
                 // holds exactly our bytes; if it is still the old Normal object, try again.
@@ -475,7 +522,11 @@ impl AppendState {
                         }
                         Err(e.into())
                     }
-                    Ok(meta) if meta.object_type == ObjectType::Normal && meta.etag == etag => Ok(false),
+                    Ok(meta)
+                        if meta.object_type == ObjectType::Normal && super::existing::same_etag(&meta.etag, etag) =>
+                    {
+                        Ok(false)
+                    }
                     _ => Err(e.into()),
                 }
             }
@@ -562,7 +613,7 @@ impl AppendState {
             forbid_overwrite: false,
             if_none_match_any: false,
             if_match: None,
-            ..self.options.clone()
+            ..lock_options(&self.options).clone()
         }
     }
 }

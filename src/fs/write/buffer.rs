@@ -147,7 +147,7 @@ mod tests {
         assert_eq!(t.len(), 16);
         assert!(t.capacity() <= 16, "capacity {} grew past the window", t.capacity());
         let part = t.take_part(16);
-        assert_eq!(&part[..], b"xy\0\0ab\0\0\0\0123456");
+        assert_eq!(&part[..], b"xy\x00\x00ab\x00\x00\x00\x00123456");
         assert_eq!(t.start(), 16);
         assert!(t.is_empty());
     }

@@ -86,7 +86,7 @@ impl BaseObject {
             end: Some(end - 1),
         };
         let got = target.api.get_object(&target.bucket, &target.key, Some(range)).await?;
-        if got.meta.etag != self.etag {
+        if !same_etag(&got.meta.etag, &self.etag) {
             return Err(WriteError::Failed(format!(
                 "{} was changed by someone else while open for writing (ETag {} → {})",
                 target.key, self.etag, got.meta.etag
@@ -102,4 +102,10 @@ impl BaseObject {
         }
         Ok(got.body)
     }
+}
+
+/// Whether two ETags name the same version (quotes and case ignored).
+pub fn same_etag(a: &str, b: &str) -> bool {
+    let norm = |e: &str| e.trim().trim_matches('"').to_ascii_lowercase();
+    norm(a) == norm(b)
 }

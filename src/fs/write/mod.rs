@@ -158,11 +158,21 @@ pub struct Target {
 #[derive(Debug)]
 pub struct FileWriter {
     inner: Inner,
+    /// Set for an existing Appendable object opened without O_APPEND: writes at the current end
+    /// go out as AppendObject until one lands elsewhere, which switches to a stream writer.
+    positional: Option<Reopen>,
+}
+
+/// What a positional append writer needs to become a stream writer.
+#[derive(Debug)]
+struct Reopen {
+    target: Target,
+    config: Arc<WriteConfig>,
 }
 
 #[derive(Debug)]
 enum Inner {
-    Stream(StreamWriter),
+    Stream(Box<StreamWriter>),
     Append(AppendWriter),
 }
 
@@ -179,7 +189,8 @@ impl FileWriter {
     ) -> Self {
         let target = Target { api, bucket, key };
         FileWriter {
-            inner: Inner::Stream(StreamWriter::new(target, options, config, None, false)),
+            inner: Inner::Stream(Box::new(StreamWriter::new(target, options, config, None, false))),
+            positional: None,
         }
     }
 
@@ -220,11 +231,14 @@ impl FileWriter {
                     meta.size,
                     target.key
                 );
-                Inner::Stream(StreamWriter::new(target, options, config, Some(meta), true))
+                Inner::Stream(Box::new(StreamWriter::new(target, options, config, Some(meta), true)))
             }
             existing => Inner::Append(AppendWriter::new(target, options, config, existing)),
         };
-        Ok(FileWriter { inner })
+        Ok(FileWriter {
+            inner,
+            positional: None,
+        })
     }
 
     /// Open for writing without O_TRUNC/O_APPEND on an existing object: old bytes stay, writes
@@ -234,6 +248,11 @@ impl FileWriter {
     /// object (conditioned on its ETag) and written windows are read, patched and uploaded. Writes
     /// must move forward window by window like a streaming writer's ([`WriteError::NonSequential`]
     /// below the uploaded boundary). The old object stays until the new one is complete.
+    ///
+    /// An Appendable object (a log opened with `O_WRONLY` and written at its end, as some loggers
+    /// do instead of `O_APPEND`) keeps being appended to with AppendObject for as long as every
+    /// write lands exactly at the current end; the first write (or truncation) anywhere else
+    /// sends what is buffered and continues as described above, from the object as it then is.
     pub async fn open_existing(
         api: Arc<dyn BosApi>,
         bucket: String,
@@ -243,17 +262,80 @@ impl FileWriter {
         existing: ObjectMeta,
     ) -> Result<Self, WriteError> {
         let target = Target { api, bucket, key };
+        if existing.object_type == ObjectType::Appendable && existing.storage_class != StorageClass::Archive {
+            let writer = AppendWriter::new(target.clone(), options, config.clone(), Some(existing));
+            return Ok(FileWriter {
+                inner: Inner::Append(writer),
+                positional: Some(Reopen { target, config }),
+            });
+        }
         Ok(FileWriter {
-            inner: Inner::Stream(StreamWriter::new(target, options, config, Some(existing), false)),
+            inner: Inner::Stream(Box::new(StreamWriter::new(
+                target,
+                options,
+                config,
+                Some(existing),
+                false,
+            ))),
+            positional: None,
         })
+    }
+
+    /// Leave positional append mode: send what waits, then continue as a stream writer over the
+    /// object as it is now.
+    async fn leave_positional(&mut self) -> Result<(), WriteError> {
+        let Inner::Append(writer) = &mut self.inner else {
+            return Ok(());
+        };
+        let Some(reopen) = &self.positional else {
+            return Ok(());
+        };
+        let now = writer.commit().await?;
+        let options = writer.options();
+        let mut meta = ObjectMeta::new(reopen.target.key.clone());
+        meta.size = now.size;
+        meta.etag = now.etag;
+        meta.last_modified = now.last_modified;
+        meta.object_type = ObjectType::Appendable;
+        meta.next_append_offset = Some(now.size);
+        let reopen = self
+            .positional
+            .take()
+            .ok_or_else(|| WriteError::Failed("reopen state lost".into()))?;
+        log::debug!(
+            "{}: write away from the end of an appendable object; rewriting it at commit",
+            reopen.target.key
+        );
+        self.inner = Inner::Stream(Box::new(StreamWriter::new(
+            reopen.target,
+            options,
+            reopen.config,
+            Some(meta),
+            false,
+        )));
+        Ok(())
     }
 
     /// Write at `offset` (ignored in append mode: the bytes go to the end); may wait
     /// (back-pressure) while the in-flight budget is used. Returns bytes accepted.
     pub async fn write(&mut self, offset: u64, data: &[u8]) -> Result<usize, WriteError> {
+        if self.positional.is_some() && offset != self.size() && !data.is_empty() {
+            self.leave_positional().await?;
+        }
         match &mut self.inner {
             Inner::Stream(w) => w.write(offset, data).await,
             Inner::Append(w) => w.write(data).await,
+        }
+    }
+
+    /// Read `[offset, offset + len)` of the file as this handle sees it (O_RDWR handles): an
+    /// append writer answers from BOS and its buffer; a stream writer from its tail window
+    /// (the whole file while it is within the first part). Bytes already sent as parts of an
+    /// unfinished multipart upload cannot be read back ([`WriteError::NonSequential`]).
+    pub async fn read(&mut self, offset: u64, len: usize) -> Result<bytes::Bytes, WriteError> {
+        match &mut self.inner {
+            Inner::Stream(w) => w.read(offset, len).await,
+            Inner::Append(w) => w.read(offset, len).await,
         }
     }
 
@@ -270,6 +352,9 @@ impl FileWriter {
     /// aborted). Append writers accept 0 (the object is replaced by an empty Appendable one at the
     /// next send) and the current size.
     pub async fn truncate(&mut self, size: u64) -> Result<(), WriteError> {
+        if self.positional.is_some() && size != self.size() {
+            self.leave_positional().await?;
+        }
         match &mut self.inner {
             Inner::Stream(w) => w.truncate(size).await,
             Inner::Append(w) => w.truncate(size).await,
@@ -338,7 +423,7 @@ impl FileWriter {
     pub fn is_append(&self) -> bool {
         match &self.inner {
             Inner::Stream(w) => w.is_append_mode(),
-            Inner::Append(_) => true,
+            Inner::Append(_) => self.positional.is_none(),
         }
     }
 }

@@ -134,6 +134,33 @@ impl StreamWriter {
         Ok(())
     }
 
+    /// Read `[offset, offset + len)` of the file as this writer holds it. Only the tail window
+    /// (and zeros past it up to the size) can be read: parts already uploaded are not readable
+    /// until the upload completes ([`WriteError::NonSequential`]).
+    pub async fn read(&mut self, offset: u64, len: usize) -> Result<bytes::Bytes, WriteError> {
+        self.usable()?;
+        let end = offset.saturating_add(len as u64).min(self.size);
+        if offset >= end {
+            return Ok(bytes::Bytes::new());
+        }
+        if offset < self.tail.start() {
+            return Err(WriteError::NonSequential {
+                offset,
+                uploaded: self.tail.start(),
+            });
+        }
+        if let Err(e) = self.ensure_loaded().await {
+            return Err(self.fail(e).await);
+        }
+        let start = (offset - self.tail.start()) as usize;
+        let stop = (end - self.tail.start()) as usize;
+        let window = self.tail.snapshot(stop.min(self.tail.limit()));
+        let mut out = Vec::with_capacity(stop - start);
+        out.extend_from_slice(&window[start.min(window.len())..]);
+        out.resize(stop - start, 0);
+        Ok(bytes::Bytes::from(out))
+    }
+
     /// Change the logical size. Shrinking below the uploaded boundary is refused except to 0,
     /// which starts over (aborting an open multipart upload).
     pub async fn truncate(&mut self, new_size: u64) -> Result<(), WriteError> {
