@@ -90,18 +90,7 @@ impl BosFs {
         let mut state = file.state.lock().await;
         match &mut *state {
             HandleState::Reader(reader) => Ok(reader.read(offset, size).await?),
-            HandleState::Writer(writer) => {
-                if offset >= writer.size() {
-                    return Ok(Bytes::new());
-                }
-                log::warn!(
-                    "read of {:?} through a handle open for writing is not supported",
-                    file.key
-                );
-                Err(FsError::NotSupported(
-                    "reading through a handle open for writing".into(),
-                ))
-            }
+            HandleState::Writer(writer) => Ok(writer.read(offset, size as usize).await?),
         }
     }
 
