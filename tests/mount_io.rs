@@ -33,7 +33,10 @@ fn cp_small_and_large_files_read_back_through_mount_fresh_mount_and_client() {
     let fresh = Mount::start(server.endpoint(), &[]);
     assert_eq!(sha256_file(&fresh.join("small.bin")), small_sum);
     assert_eq!(sha256_file(&fresh.join("big.bin")), big_sum);
-    assert_eq!(std::fs::metadata(fresh.join("big.bin")).expect("stat").len(), 100 * 1024 * 1024);
+    assert_eq!(
+        std::fs::metadata(fresh.join("big.bin")).expect("stat").len(),
+        100 * 1024 * 1024
+    );
     fresh.unmount();
 
     let client = server.client();
@@ -50,15 +53,25 @@ fn two_hundred_small_files_cost_two_hundred_puts_and_no_multipart() {
     let server = TestServer::start(ServerOptions::default());
     let mount = Mount::start(server.endpoint(), &[]);
     server.reset_stats();
-    let (code, err) = sh(mount.path(), r#"for i in $(seq 1 200); do echo "file $i" > "f$i.txt"; done"#);
+    let (code, err) = sh(
+        mount.path(),
+        r#"for i in $(seq 1 200); do echo "file $i" > "f$i.txt"; done"#,
+    );
     assert_eq!(code, 0, "{err}");
     let stats = server.stats();
     assert_eq!(stats.count("PutObject"), 200, "{stats:?}");
-    for op in ["InitiateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "AppendObject"] {
+    for op in [
+        "InitiateMultipartUpload",
+        "UploadPart",
+        "CompleteMultipartUpload",
+        "AppendObject",
+    ] {
         assert_eq!(stats.count(op), 0, "{op}: {stats:?}");
     }
     let client = server.client();
-    let got = server.block_on(client.get_object(BUCKET, "f137.txt", None)).expect("get");
+    let got = server
+        .block_on(client.get_object(BUCKET, "f137.txt", None))
+        .expect("get");
     assert_eq!(&got.body[..], b"file 137\n");
 }
 
@@ -71,7 +84,10 @@ fn flaky_server_still_ends_with_correct_files() {
     let mount = Mount::start(server.endpoint(), &["--part-size", "1MiB"]);
     let mut sums = Vec::new();
     let mut sources = Vec::new();
-    for (i, size) in [10usize, 100_000, 3 * 1024 * 1024 + 17, 5 * 1024 * 1024].into_iter().enumerate() {
+    for (i, size) in [10usize, 100_000, 3 * 1024 * 1024 + 17, 5 * 1024 * 1024]
+        .into_iter()
+        .enumerate()
+    {
         let (dir, path) = mountutil::random_file(size);
         sums.push((format!("flaky{i}.bin"), sha256_file(&path)));
         let (code, err) = sh(mount.path(), &format!("cp {} flaky{i}.bin", path.display()));
@@ -87,7 +103,10 @@ fn flaky_server_still_ends_with_correct_files() {
     let uploads = server
         .block_on(client.list_multipart_uploads(BUCKET, &Default::default()))
         .expect("list uploads");
-    assert!(uploads.uploads.is_empty(), "no multipart upload left behind: {uploads:?}");
+    assert!(
+        uploads.uploads.is_empty(),
+        "no multipart upload left behind: {uploads:?}"
+    );
 }
 
 #[test]
@@ -105,4 +124,30 @@ fn cp_to_a_gone_server_fails_and_leaves_no_object() {
     let client = server.reopen();
     let missing = server.block_on(client.head_object(BUCKET, "gone.bin"));
     assert!(missing.is_err_and(|e| e.is_not_found()), "no half object");
+}
+
+#[test]
+fn sigterm_finishes_open_uploads_then_unmounts() {
+    let server = TestServer::start(ServerOptions::default());
+    let mut mount = Mount::start(server.endpoint(), &[]);
+    let script = format!(
+        "exec 3>{0}/held.txt; printf 'still open' >&3; touch {0}/../written; sleep 3",
+        mount.path().display()
+    );
+    let mut holder = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .spawn()
+        .expect("holder");
+    let marker = mount.path().parent().expect("parent").join("written");
+    mountutil::wait_until("the holder's write", Duration::from_secs(10), || marker.exists());
+    let code = mount.terminate(Duration::from_secs(40));
+    assert_eq!(code, Some(0), "{}", mount.log_text());
+    let _ = holder.wait();
+    assert!(!mountutil::is_mounted(mount.path()));
+    let client = server.client();
+    let got = server
+        .block_on(client.get_object(BUCKET, "held.txt", None))
+        .expect("uploaded");
+    assert_eq!(&got.body[..], b"still open");
 }

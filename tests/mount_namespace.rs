@@ -37,11 +37,18 @@ fn ls_l_of_2500_objects_costs_3_lists_and_no_head() {
     let mount = Mount::start(server.endpoint(), &["--metadata-ttl", "60"]);
     assert!(mount.join("many").is_dir());
     server.reset_stats();
-    let out = Command::new("ls").arg("-l").arg(mount.join("many")).output().expect("ls");
+    let out = Command::new("ls")
+        .arg("-l")
+        .arg(mount.join("many"))
+        .output()
+        .expect("ls");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let listing = String::from_utf8_lossy(&out.stdout);
     assert_eq!(listing.lines().filter(|l| l.starts_with('-')).count(), 2500);
-    assert!(listing.lines().filter(|l| l.starts_with('-')).all(|l| l.split_whitespace().nth(4) == Some("10")));
+    assert!(listing
+        .lines()
+        .filter(|l| l.starts_with('-'))
+        .all(|l| l.split_whitespace().nth(4) == Some("10")));
     let stats = server.stats();
     assert_eq!(stats.count("ListObjects"), 3, "{stats:?}");
     assert_eq!(stats.count("GetObjectMeta"), 0, "{stats:?}");
@@ -50,7 +57,10 @@ fn ls_l_of_2500_objects_costs_3_lists_and_no_head() {
 #[test]
 fn directories_files_and_renames() {
     let server = TestServer::start(ServerOptions::default());
-    put(&server, vec!["implicit/a/b/deep.txt".into(), "same".into(), "same/inside".into()]);
+    put(
+        &server,
+        vec!["implicit/a/b/deep.txt".into(), "same".into(), "same/inside".into()],
+    );
     let mount = Mount::start(server.endpoint(), &[]);
     let script = r#"
         set -e
@@ -150,17 +160,29 @@ fn detached_mount_returns_once_mounted_and_ends_on_unmount() {
     let status = Command::new(mountutil::binary())
         .args(["mount", "--endpoint", server.endpoint(), BUCKET])
         .arg(dir.path())
-        .env("BCE_ACCESS_KEY_ID", bosmount::bos::credentials::LOCAL_DEFAULT_ACCESS_KEY_ID)
-        .env("BCE_SECRET_ACCESS_KEY", bosmount::bos::credentials::LOCAL_DEFAULT_SECRET_ACCESS_KEY)
+        .env(
+            "BCE_ACCESS_KEY_ID",
+            bosmount::bos::credentials::LOCAL_DEFAULT_ACCESS_KEY_ID,
+        )
+        .env(
+            "BCE_SECRET_ACCESS_KEY",
+            bosmount::bos::credentials::LOCAL_DEFAULT_SECRET_ACCESS_KEY,
+        )
         .status()
         .expect("run");
     assert!(status.success());
     assert!(mountutil::is_mounted(dir.path()), "mounted when the command returns");
     std::fs::write(dir.path().join("hello"), b"hi").expect("write");
     assert_eq!(std::fs::read(dir.path().join("hello")).expect("read"), b"hi");
-    let unmounted = Command::new("fusermount3").arg("-u").arg(dir.path()).status().expect("fusermount3");
+    let unmounted = Command::new("fusermount3")
+        .arg("-u")
+        .arg(dir.path())
+        .status()
+        .expect("fusermount3");
     assert!(unmounted.success());
-    mountutil::wait_until("unmount", Duration::from_secs(10), || !mountutil::is_mounted(dir.path()));
+    mountutil::wait_until("unmount", Duration::from_secs(10), || {
+        !mountutil::is_mounted(dir.path())
+    });
 }
 
 /// Run a mount that must fail; returns (exit code, stderr, seconds taken).
@@ -173,7 +195,10 @@ fn failing_mount(endpoint: &str, bucket: &str, secret: &str, foreground: bool) -
         command.arg("--foreground");
     }
     let out = command
-        .env("BCE_ACCESS_KEY_ID", bosmount::bos::credentials::LOCAL_DEFAULT_ACCESS_KEY_ID)
+        .env(
+            "BCE_ACCESS_KEY_ID",
+            bosmount::bos::credentials::LOCAL_DEFAULT_ACCESS_KEY_ID,
+        )
         .env("BCE_SECRET_ACCESS_KEY", secret)
         .output()
         .expect("run");
@@ -187,15 +212,30 @@ fn wrong_credentials_missing_bucket_and_unreachable_endpoint_fail_fast() {
     let server = TestServer::start(ServerOptions::default());
     let good = bosmount::bos::credentials::LOCAL_DEFAULT_SECRET_ACCESS_KEY;
     let cases = [
-        (server.endpoint().to_string(), BUCKET, "wrong-secret", true, "credentials rejected"),
-        (server.endpoint().to_string(), "no-such-bucket", good, false, "does not exist"),
+        (
+            server.endpoint().to_string(),
+            BUCKET,
+            "wrong-secret",
+            true,
+            "credentials rejected",
+        ),
+        (
+            server.endpoint().to_string(),
+            "no-such-bucket",
+            good,
+            false,
+            "does not exist",
+        ),
         ("http://127.0.0.1:1".to_string(), BUCKET, good, true, "cannot reach"),
     ];
     for (endpoint, bucket, secret, foreground, expected) in cases {
         let (code, stderr, secs) = failing_mount(&endpoint, bucket, secret, foreground);
         assert_ne!(code, 0, "{expected}");
         let last = stderr.lines().last().unwrap_or("");
-        assert!(last.starts_with("bosmount: ") && last.contains(expected), "{expected}: {stderr}");
+        assert!(
+            last.starts_with("bosmount: ") && last.contains(expected),
+            "{expected}: {stderr}"
+        );
         assert!(secs < 20.0, "{expected} took {secs} s");
     }
 }

@@ -98,7 +98,9 @@ impl TestServer {
     /// Start a fresh server over the same data directory (new port); returns its client.
     pub fn reopen(&mut self) -> Arc<dyn BosApi> {
         self.stop();
-        let server = self.runtime.block_on(start_server(self.data.path(), &ServerOptions::default()));
+        let server = self
+            .runtime
+            .block_on(start_server(self.data.path(), &ServerOptions::default()));
         self.endpoint = server.endpoint();
         self.server = Some(server);
         self.client()
@@ -137,14 +139,18 @@ pub fn binary() -> &'static str {
 
 /// Whether FUSE mounts can run here; tests fail loudly when not (CI has /dev/fuse).
 pub fn require_fuse() {
-    assert!(Path::new("/dev/fuse").exists(), "these tests need /dev/fuse and fusermount3");
+    assert!(
+        Path::new("/dev/fuse").exists(),
+        "these tests need /dev/fuse and fusermount3"
+    );
 }
 
 /// Whether `path` is a mount point right now.
 pub fn is_mounted(path: &Path) -> bool {
     let text = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
     let wanted = path.to_string_lossy().to_string();
-    text.lines().any(|l| l.split_whitespace().nth(1) == Some(wanted.as_str()))
+    text.lines()
+        .any(|l| l.split_whitespace().nth(1) == Some(wanted.as_str()))
 }
 
 /// Wait (bounded) until `check` holds.
@@ -182,8 +188,14 @@ impl Mount {
             .args(["mount", "--foreground", "--endpoint", endpoint, source])
             .arg(&path)
             .args(extra)
-            .env("BCE_ACCESS_KEY_ID", bosmount::bos::credentials::LOCAL_DEFAULT_ACCESS_KEY_ID)
-            .env("BCE_SECRET_ACCESS_KEY", bosmount::bos::credentials::LOCAL_DEFAULT_SECRET_ACCESS_KEY)
+            .env(
+                "BCE_ACCESS_KEY_ID",
+                bosmount::bos::credentials::LOCAL_DEFAULT_ACCESS_KEY_ID,
+            )
+            .env(
+                "BCE_SECRET_ACCESS_KEY",
+                bosmount::bos::credentials::LOCAL_DEFAULT_SECRET_ACCESS_KEY,
+            )
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -220,6 +232,26 @@ impl Mount {
     /// What the mount process logged.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Send SIGTERM to the mount process and wait (bounded) for it to exit; returns its exit code.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<i32> {
+        let child = self.child.as_mut().expect("mount process");
+        // SAFETY: kill(2) on the pid of our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mount did not exit after SIGTERM:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Unmount with `fusermount3 -u` and wait for the process to exit cleanly.
@@ -266,7 +298,10 @@ pub fn sh(dir: &Path, script: &str) -> (i32, String) {
         .current_dir(dir)
         .output()
         .expect("sh");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).to_string())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
 }
 
 /// sha256 of a file, hex.
