@@ -239,3 +239,53 @@ fn wrong_credentials_missing_bucket_and_unreachable_endpoint_fail_fast() {
         assert!(secs < 20.0, "{expected} took {secs} s");
     }
 }
+
+#[test]
+fn local_mode_serves_a_directory_and_keeps_data_across_mounts() {
+    mountutil::require_fuse();
+    let data = tempfile::tempdir().expect("data");
+    let mnt = tempfile::tempdir().expect("mnt");
+    let mount = |expect: &str| {
+        let status = Command::new(mountutil::binary())
+            .args(["mount", "local-bucket"])
+            .arg(mnt.path())
+            .arg("--local")
+            .arg(data.path())
+            .status()
+            .expect("run");
+        assert!(status.success(), "{expect}");
+        assert!(mountutil::is_mounted(mnt.path()));
+    };
+    let unmount = || {
+        let ok = Command::new("fusermount3")
+            .arg("-u")
+            .arg(mnt.path())
+            .status()
+            .expect("fusermount3");
+        assert!(ok.success());
+        mountutil::wait_until("unmount", Duration::from_secs(10), || {
+            !mountutil::is_mounted(mnt.path())
+        });
+    };
+    mount("first mount");
+    std::fs::create_dir(mnt.path().join("docs")).expect("mkdir");
+    std::fs::write(mnt.path().join("docs/readme.txt"), b"kept").expect("write");
+    unmount();
+    // The detached process ends after the unmount and releases the data directory.
+    mountutil::wait_until("the first server to stop", Duration::from_secs(10), || {
+        !String::from_utf8_lossy(
+            &Command::new("pgrep")
+                .args(["-f", &data.path().to_string_lossy()])
+                .output()
+                .expect("pgrep")
+                .stdout,
+        )
+        .contains(char::is_numeric)
+    });
+    mount("second mount");
+    assert_eq!(
+        std::fs::read(mnt.path().join("docs/readme.txt")).expect("read"),
+        b"kept"
+    );
+    unmount();
+}
