@@ -64,6 +64,35 @@ conformance_tests!(server_target;
     put_get_head, error_kinds, conditional_put, list_pagination, copy_object, append_table,
     multipart, upload_part_copy, deletes, buckets);
 
+/// The same checks with the bucket in the Host (`conformance.bos.test`), names pinned
+/// to the local server's address.
+mod virtual_host {
+    use super::*;
+    use bosmount::bos::client::Addressing;
+
+    async fn virtual_host_target() -> Target {
+        let local = start_server(0.0).await;
+        let port = local.server.addr.port();
+        let mut config = ClientConfig::new(format!("http://bos.test:{port}"), Credentials::local_default());
+        config.addressing = Addressing::VirtualHost;
+        config.resolve = [BUCKET, "no-such-bucket-x"]
+            .iter()
+            .map(|b| (format!("{b}.bos.test"), local.server.addr))
+            .chain([("bos.test".to_string(), local.server.addr)])
+            .collect();
+        let client = BosClient::new(config).expect("client");
+        Target {
+            api: Arc::new(client),
+            bucket: BUCKET.into(),
+            min_part: MIN_PART,
+            guard: Box::new(local),
+        }
+    }
+
+    conformance_tests!(virtual_host_target;
+        put_get_head, error_kinds, conditional_put, copy_object, append_table, multipart, upload_part_copy, deletes);
+}
+
 fn patterned(len: usize, seed: u64) -> Bytes {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     Bytes::from(
