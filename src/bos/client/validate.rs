@@ -23,12 +23,19 @@ pub fn bucket(name: &str) -> BosResult<()> {
     }
 }
 
-/// A valid object key: 1..=1023 bytes.
+/// A valid object key: 1..=1023 bytes, and no `.` or `..` path segment. BOS refuses
+/// those segments (400), and URL handling would resolve them away before the request
+/// left, so a key like `a/../b` could never reach the server as written.
 pub fn key(key: &str) -> BosResult<()> {
-    match key_problem(key) {
-        Some(problem) => Err(invalid(problem)),
-        None => Ok(()),
+    if let Some(problem) = key_problem(key) {
+        return Err(invalid(problem));
     }
+    if key.split('/').any(|segment| segment == "." || segment == "..") {
+        return Err(invalid(format!(
+            "key {key:?} has a '.' or '..' segment, which BOS refuses"
+        )));
+    }
+    Ok(())
 }
 
 /// Bucket and key together.
@@ -160,6 +167,8 @@ mod tests {
         assert!(key("").is_err());
         assert!(key(&"k".repeat(1024)).is_err());
         assert!(key(&"k".repeat(1023)).is_ok());
+        assert!(key("a/../b").is_err() && key("./a").is_err() && key("..").is_err());
+        assert!(key("a//b").is_ok() && key("...").is_ok() && key(".hidden/x..y").is_ok());
         let mut o = PutOptions::default();
         o.user_meta.insert("a".into(), "x".repeat(2048 - 12));
         assert!(put_options(&o).is_ok());
