@@ -17,11 +17,14 @@ pub struct Cli {
 pub enum Command {
     /// Run the local BOS-compatible server.
     Serve(crate::server::ServeArgs),
+    /// Mount a bucket (or BUCKET/PREFIX) on a directory.
+    Mount(crate::fuse::MountArgs),
 }
 
 /// Run the parsed command; the error is printed as one line by `main`.
 pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve(args) => crate::server::run_serve(args).map_err(|e| e.to_string()),
+        Command::Mount(args) => crate::fuse::session::run_mount(args),
     }
 }

@@ -451,6 +451,121 @@ pub fn parse_iso8601(text: &str) -> Option<SystemTime> {
     Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs))
 }
 
+/// A BOS operation, named as BOS names it (and as the local server's `GET /_stats` keys
+/// its request counters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Operation {
+    /// HEAD of a bucket.
+    HeadBucket,
+    /// Create a bucket.
+    PutBucket,
+    /// Delete a bucket.
+    DeleteBucket,
+    /// List buckets.
+    ListBuckets,
+    /// `GET /?location`.
+    GetBucketLocation,
+    /// PUT of an object.
+    PutObject,
+    /// GET of an object.
+    GetObject,
+    /// HEAD of an object.
+    GetObjectMeta,
+    /// DELETE of an object.
+    DeleteObject,
+    /// `POST /?delete`.
+    DeleteMultipleObjects,
+    /// List objects.
+    ListObjects,
+    /// PUT with `x-bce-copy-source`.
+    CopyObject,
+    /// `POST /key?append`.
+    AppendObject,
+    /// `POST /key?uploads`.
+    InitiateMultipartUpload,
+    /// PUT of a part.
+    UploadPart,
+    /// PUT of a part with `x-bce-copy-source`.
+    UploadPartCopy,
+    /// `POST /key?uploadId=`.
+    CompleteMultipartUpload,
+    /// `DELETE /key?uploadId=`.
+    AbortMultipartUpload,
+    /// `GET /key?uploadId=`.
+    ListParts,
+    /// `GET /?uploads`.
+    ListMultipartUploads,
+}
+
+impl Operation {
+    /// Every operation.
+    pub const ALL: [Operation; 20] = [
+        Operation::HeadBucket,
+        Operation::PutBucket,
+        Operation::DeleteBucket,
+        Operation::ListBuckets,
+        Operation::GetBucketLocation,
+        Operation::PutObject,
+        Operation::GetObject,
+        Operation::GetObjectMeta,
+        Operation::DeleteObject,
+        Operation::DeleteMultipleObjects,
+        Operation::ListObjects,
+        Operation::CopyObject,
+        Operation::AppendObject,
+        Operation::InitiateMultipartUpload,
+        Operation::UploadPart,
+        Operation::UploadPartCopy,
+        Operation::CompleteMultipartUpload,
+        Operation::AbortMultipartUpload,
+        Operation::ListParts,
+        Operation::ListMultipartUploads,
+    ];
+
+    /// BOS's name of the operation.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::HeadBucket => "HeadBucket",
+            Operation::PutBucket => "PutBucket",
+            Operation::DeleteBucket => "DeleteBucket",
+            Operation::ListBuckets => "ListBuckets",
+            Operation::GetBucketLocation => "GetBucketLocation",
+            Operation::PutObject => "PutObject",
+            Operation::GetObject => "GetObject",
+            Operation::GetObjectMeta => "GetObjectMeta",
+            Operation::DeleteObject => "DeleteObject",
+            Operation::DeleteMultipleObjects => "DeleteMultipleObjects",
+            Operation::ListObjects => "ListObjects",
+            Operation::CopyObject => "CopyObject",
+            Operation::AppendObject => "AppendObject",
+            Operation::InitiateMultipartUpload => "InitiateMultipartUpload",
+            Operation::UploadPart => "UploadPart",
+            Operation::UploadPartCopy => "UploadPartCopy",
+            Operation::CompleteMultipartUpload => "CompleteMultipartUpload",
+            Operation::AbortMultipartUpload => "AbortMultipartUpload",
+            Operation::ListParts => "ListParts",
+            Operation::ListMultipartUploads => "ListMultipartUploads",
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Operation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Operation::ALL
+            .iter()
+            .copied()
+            .find(|op| op.as_str() == s)
+            .ok_or_else(|| format!("unknown BOS operation {s:?}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,1 +1,386 @@
-//! The fuser adapter (to be written).
+//! The only module that speaks fuser: [`FuseAdapter`] implements `fuser::Filesystem` as a
+//! thin translator onto [`BosFs`].
+//!
+//! Every callback copies its arguments, spawns a task on the tokio runtime and replies from
+//! that task, so the FUSE request loop never waits on the network. write, flush, fsync and
+//! release of one file handle must keep their arrival order (a flush must see every write
+//! before it): those go through a per-handle queue drained by one task ([`ordered`]).
+//! Errors become errno through [`crate::fs::FsError::errno`], the one table.
+
+pub mod args;
+pub mod attr;
+mod ordered;
+pub mod session;
+
+use std::ffi::OsStr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use fuser::{
+    Errno, FileHandle, FopenFlags, Generation, INodeNo, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr,
+    ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs,
+    ReplyWrite, Request, TimeOrNow, WriteFlags,
+};
+
+use crate::fs::{self as bfs, BosFs, DirReplier, FsError, ReaddirEntry, SetAttr};
+
+pub use args::MountArgs;
+use attr::{file_attr, file_type};
+use ordered::HandleQueues;
+
+/// Largest write the kernel may send in one request.
+const MAX_WRITE: u32 = 1024 * 1024;
+/// Largest read-ahead the kernel may ask for.
+const MAX_READAHEAD: u32 = 1024 * 1024;
+
+/// `fuser::Filesystem` over a [`BosFs`], replying from tasks on a tokio runtime.
+#[derive(Debug)]
+pub struct FuseAdapter {
+    fs: Arc<BosFs>,
+    runtime: tokio::runtime::Handle,
+    queues: Arc<HandleQueues>,
+}
+
+impl FuseAdapter {
+    /// An adapter running `fs`'s operations on `runtime`.
+    pub fn new(fs: Arc<BosFs>, runtime: tokio::runtime::Handle) -> Self {
+        let queues = Arc::new(HandleQueues::new(runtime.clone()));
+        FuseAdapter { fs, runtime, queues }
+    }
+
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.runtime.spawn(task);
+    }
+}
+
+fn ino(n: INodeNo) -> bfs::InodeNo {
+    bfs::InodeNo(n.0)
+}
+
+/// The errno of `error`, logged at a level fitting it.
+fn errno(error: &FsError, op: &str) -> Errno {
+    if error.is_expected() {
+        log::debug!("{op}: {error}");
+    } else {
+        log::warn!("{op} failed: {error}");
+    }
+    Errno::from_i32(error.errno())
+}
+
+fn time(t: TimeOrNow) -> SystemTime {
+    match t {
+        TimeOrNow::SpecificTime(t) => t,
+        TimeOrNow::Now => SystemTime::now(),
+    }
+}
+
+struct PlainDir<'a>(&'a mut ReplyDirectory);
+
+impl DirReplier for PlainDir<'_> {
+    fn add(&mut self, e: &ReaddirEntry) -> bool {
+        self.0.add(INodeNo(e.ino.0), e.offset, file_type(e.attr.kind), &e.name)
+    }
+}
+
+struct PlusDir<'a>(&'a mut ReplyDirectoryPlus, Duration);
+
+impl DirReplier for PlusDir<'_> {
+    fn add(&mut self, e: &ReaddirEntry) -> bool {
+        let attr = file_attr(&e.attr);
+        self.0
+            .add(INodeNo(e.ino.0), e.offset, &e.name, &self.1, &attr, Generation(0))
+    }
+}
+
+fn reply_empty(reply: ReplyEmpty, result: Result<(), FsError>, op: &str) {
+    match result {
+        Ok(()) => reply.ok(),
+        Err(e) => reply.error(errno(&e, op)),
+    }
+}
+
+impl fuser::Filesystem for FuseAdapter {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        use fuser::InitFlags;
+        for flag in [
+            InitFlags::FUSE_DO_READDIRPLUS,
+            InitFlags::FUSE_ATOMIC_O_TRUNC,
+            InitFlags::FUSE_PARALLEL_DIROPS,
+            InitFlags::FUSE_BIG_WRITES,
+            InitFlags::FUSE_MAX_PAGES,
+        ] {
+            if config.add_capabilities(flag).is_err() {
+                log::debug!("kernel does not offer {flag:?}");
+            }
+        }
+        let _ = config.set_max_write(MAX_WRITE);
+        let _ = config.set_max_readahead(MAX_READAHEAD);
+        let _ = config.set_max_background(64);
+        Ok(())
+    }
+
+    fn destroy(&mut self) {
+        log::info!("filesystem unmounted");
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let (fs, name) = (self.fs.clone(), name.to_owned());
+        self.spawn(async move {
+            match fs.lookup(ino(parent), &name).await {
+                Ok(attr) => reply.entry(&fs.ttl(), &file_attr(&attr), Generation(0)),
+                Err(e) => reply.error(errno(&e, "lookup")),
+            }
+        });
+    }
+
+    fn forget(&self, _req: &Request, n: INodeNo, nlookup: u64) {
+        self.fs.forget(ino(n), nlookup);
+    }
+
+    fn getattr(&self, _req: &Request, n: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        let fs = self.fs.clone();
+        self.spawn(async move {
+            match fs.getattr(ino(n)).await {
+                Ok(attr) => reply.attr(&fs.ttl(), &file_attr(&attr)),
+                Err(e) => reply.error(errno(&e, "getattr")),
+            }
+        });
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        n: INodeNo,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        let fs = self.fs.clone();
+        let changes = SetAttr {
+            mode,
+            uid,
+            gid,
+            size,
+            atime: atime.map(time),
+            mtime: mtime.map(time),
+        };
+        let task = async move {
+            match fs.setattr(ino(n), fh.map(|f| f.0), changes).await {
+                Ok(attr) => reply.attr(&fs.ttl(), &file_attr(&attr)),
+                Err(e) => reply.error(errno(&e, "setattr")),
+            }
+        };
+        match fh {
+            // ftruncate must come after the writes queued before it on that handle.
+            Some(fh) if size.is_some() => self.queues.submit(fh.0, task),
+            _ => self.spawn(task),
+        }
+    }
+
+    fn mkdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, reply: ReplyEntry) {
+        let (fs, name) = (self.fs.clone(), name.to_owned());
+        self.spawn(async move {
+            match fs.mkdir(ino(parent), &name, mode & !umask).await {
+                Ok(attr) => reply.entry(&fs.ttl(), &file_attr(&attr), Generation(0)),
+                Err(e) => reply.error(errno(&e, "mkdir")),
+            }
+        });
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let (fs, name) = (self.fs.clone(), name.to_owned());
+        self.spawn(async move { reply_empty(reply, fs.unlink(ino(parent), &name).await, "unlink") });
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let (fs, name) = (self.fs.clone(), name.to_owned());
+        self.spawn(async move { reply_empty(reply, fs.rmdir(ino(parent), &name).await, "rmdir") });
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        new_parent: INodeNo,
+        new_name: &OsStr,
+        flags: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        let (fs, name, new_name) = (self.fs.clone(), name.to_owned(), new_name.to_owned());
+        self.spawn(async move {
+            let result = fs
+                .rename(ino(parent), &name, ino(new_parent), &new_name, flags.bits())
+                .await;
+            reply_empty(reply, result, "rename")
+        });
+    }
+
+    fn open(&self, _req: &Request, n: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let (fs, queues) = (self.fs.clone(), self.queues.clone());
+        self.spawn(async move {
+            match fs.open(ino(n), flags.0).await {
+                Ok(fh) => {
+                    queues.open(fh);
+                    reply.opened(FileHandle(fh), FopenFlags::empty());
+                }
+                Err(e) => reply.error(errno(&e, "open")),
+            }
+        });
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _n: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        let fs = self.fs.clone();
+        self.spawn(async move {
+            match fs.read(fh.0, offset, size).await {
+                Ok(bytes) => reply.data(&bytes),
+                Err(e) => reply.error(errno(&e, "read")),
+            }
+        });
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _n: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        let (fs, data) = (self.fs.clone(), data.to_vec());
+        self.queues.submit(fh.0, async move {
+            match fs.write(fh.0, offset, &data).await {
+                Ok(n) => reply.written(n),
+                Err(e) => reply.error(errno(&e, "write")),
+            }
+        });
+    }
+
+    fn flush(&self, _req: &Request, _n: INodeNo, fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
+        let fs = self.fs.clone();
+        self.queues
+            .submit(fh.0, async move { reply_empty(reply, fs.flush(fh.0).await, "flush") });
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _n: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        let fs = self.fs.clone();
+        self.queues.submit(
+            fh.0,
+            async move { reply_empty(reply, fs.release(fh.0).await, "release") },
+        );
+        self.queues.close(fh.0);
+    }
+
+    fn fsync(&self, _req: &Request, _n: INodeNo, fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
+        let fs = self.fs.clone();
+        self.queues
+            .submit(fh.0, async move { reply_empty(reply, fs.fsync(fh.0).await, "fsync") });
+    }
+
+    fn opendir(&self, _req: &Request, n: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        match self.fs.opendir(ino(n)) {
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            Err(e) => reply.error(errno(&e, "opendir")),
+        }
+    }
+
+    fn readdir(&self, _req: &Request, _n: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+        let fs = self.fs.clone();
+        self.spawn(async move {
+            let result = fs.readdir(fh.0, offset, false, &mut PlainDir(&mut reply)).await;
+            match result {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(errno(&e, "readdir")),
+            }
+        });
+    }
+
+    fn readdirplus(&self, _req: &Request, _n: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
+        let fs = self.fs.clone();
+        self.spawn(async move {
+            let ttl = fs.ttl();
+            let result = fs.readdir(fh.0, offset, true, &mut PlusDir(&mut reply, ttl)).await;
+            match result {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(errno(&e, "readdirplus")),
+            }
+        });
+    }
+
+    fn releasedir(&self, _req: &Request, _n: INodeNo, fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {
+        self.fs.releasedir(fh.0);
+        reply.ok();
+    }
+
+    fn fsyncdir(&self, _req: &Request, _n: INodeNo, _fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
+        reply.ok();
+    }
+
+    fn statfs(&self, _req: &Request, _n: INodeNo, reply: ReplyStatfs) {
+        let s = self.fs.statfs();
+        reply.statfs(
+            s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.bsize, s.namelen, s.frsize,
+        );
+    }
+
+    fn create(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        flags: i32,
+        reply: ReplyCreate,
+    ) {
+        let (fs, queues, name) = (self.fs.clone(), self.queues.clone(), name.to_owned());
+        self.spawn(async move {
+            match fs.create(ino(parent), &name, mode & !umask, flags).await {
+                Ok((attr, fh)) => {
+                    queues.open(fh);
+                    reply.created(
+                        &fs.ttl(),
+                        &file_attr(&attr),
+                        Generation(0),
+                        FileHandle(fh),
+                        FopenFlags::empty(),
+                    );
+                }
+                Err(e) => reply.error(errno(&e, "create")),
+            }
+        });
+    }
+}

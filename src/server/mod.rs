@@ -1,9 +1,29 @@
 //! The local BOS-compatible server (`bosmount serve`, and the in-process server behind
-//! `bosmount mount --local`). Interface only; the implementation lands with the server work.
+//! `bosmount mount --local`): BOS's HTTP API over a durable store in a data directory
+//! (blob files plus a redb index), with signature checks, request counters at
+//! `GET /_stats`, and fault injection for tests.
+//!
+//! Layout: `routes` (pure routing), `auth_check` (signatures), `http` (the axum glue),
+//! `handlers/*` (one file per group of operations), `request` / `response` (headers),
+//! `store/*` (index, blobs, records), [`stats`], `faults`.
+
+mod auth_check;
+mod error;
+mod faults;
+mod handlers;
+mod http;
+mod request;
+mod response;
+mod routes;
+pub mod stats;
+mod store;
 
 use crate::bos::credentials::Credentials;
+use crate::bos::types::MIN_PART_SIZE;
+pub use stats::StatsSnapshot;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Settings of the local server.
@@ -27,6 +47,23 @@ pub struct ServerConfig {
     pub region: String,
 }
 
+impl ServerConfig {
+    /// Defaults for a server over `data_dir`: the local default credentials, 5 MiB minimum
+    /// part, no latency, no faults, region `bj`, no bucket.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        ServerConfig {
+            data_dir: data_dir.into(),
+            buckets: Vec::new(),
+            credentials: Some(Credentials::local_default()),
+            min_part_size: MIN_PART_SIZE,
+            latency: Duration::ZERO,
+            fail_rate: 0.0,
+            refuse_appendable_copy: false,
+            region: "bj".to_string(),
+        }
+    }
+}
+
 /// Command-line arguments of `bosmount serve`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -36,6 +73,30 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// Create this bucket at start if absent (repeatable).
+    #[arg(long = "bucket")]
+    pub buckets: Vec<String>,
+    /// Accept unsigned requests (no signature checks).
+    #[arg(long)]
+    pub anonymous: bool,
+    /// Smallest non-last part accepted at CompleteMultipartUpload, in bytes.
+    #[arg(long, default_value_t = MIN_PART_SIZE)]
+    pub min_part_size: u64,
+    /// Delay every response by this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Answer this share (0..1) of requests with 500 / 503 / 429 before doing anything.
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// Seed of the fault injection, for reproducible runs.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Refuse CopyObject of an Appendable object to another key (400 NotAllowCopy).
+    #[arg(long)]
+    pub refuse_appendable_copy: bool,
+    /// Region reported by GetBucketLocation and ListBuckets.
+    #[arg(long, default_value = "bj")]
+    pub region: String,
 }
 
 /// Why the server could not start or run.
@@ -44,6 +105,9 @@ pub enum ServerError {
     /// An I/O failure.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The data directory could not be opened or is invalid.
+    #[error("cannot open the data directory: {0}")]
+    Store(String),
 }
 
 /// A server running on the current tokio runtime.
@@ -51,14 +115,149 @@ pub enum ServerError {
 pub struct RunningServer {
     /// Address it listens on.
     pub addr: SocketAddr,
+    stats: Arc<stats::Stats>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningServer {
+    /// The request counters now.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// Set the counters back to zero.
+    pub fn reset_stats(&self) {
+        self.stats.reset()
+    }
+
+    /// `http://ADDR`, the endpoint clients use.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stop accepting connections, let requests in flight finish (at most 10 s), and return.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            match tokio::time::timeout(Duration::from_secs(10), &mut task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => log::warn!("server ended with an error: {e}"),
+                Ok(Err(e)) => log::warn!("server task failed: {e}"),
+                Err(_) => {
+                    log::warn!("requests still running after 10 s; stopping anyway");
+                    task.abort();
+                }
+            }
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
 }
 
 /// Start serving on `listener` (bind `127.0.0.1:0` in tests).
-pub async fn start(_config: ServerConfig, _listener: tokio::net::TcpListener) -> Result<RunningServer, ServerError> {
-    Err(ServerError::Io(std::io::Error::other("server not implemented yet")))
+pub async fn start(config: ServerConfig, listener: tokio::net::TcpListener) -> Result<RunningServer, ServerError> {
+    start_with_seed(config, listener, None).await
 }
 
-/// Run `bosmount serve` until SIGINT/SIGTERM.
-pub fn run_serve(_args: ServeArgs) -> Result<(), ServerError> {
-    Err(ServerError::Io(std::io::Error::other("server not implemented yet")))
+/// [`start`] with a seed for the fault injection (reproducible failures).
+pub async fn start_with_seed(
+    config: ServerConfig,
+    listener: tokio::net::TcpListener,
+    seed: Option<u64>,
+) -> Result<RunningServer, ServerError> {
+    let addr = listener.local_addr()?;
+    let store = store::Store::open(config.data_dir.clone(), config.buckets.clone())
+        .await
+        .map_err(|e| ServerError::Store(e.message))?;
+    let stats = Arc::new(stats::Stats::default());
+    let state = Arc::new(http::AppState {
+        faults: faults::Faults::new(config.fail_rate, seed),
+        config: Arc::new(config),
+        store,
+        stats: Arc::clone(&stats),
+    });
+    let app = http::router(state);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(RunningServer {
+        addr,
+        stats,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Run `bosmount serve` until SIGINT/SIGTERM. Credentials come from `BCE_ACCESS_KEY_ID` /
+/// `BCE_SECRET_ACCESS_KEY` (and `BCE_SESSION_TOKEN`), else the local defaults
+/// ([`Credentials::local_default`]); `--anonymous` turns signature checks off.
+pub fn run_serve(args: ServeArgs) -> Result<(), ServerError> {
+    let credentials = if args.anonymous {
+        None
+    } else {
+        Some(Credentials::from_env().unwrap_or_else(Credentials::local_default))
+    };
+    let config = ServerConfig {
+        data_dir: args.data.clone(),
+        buckets: args.buckets.clone(),
+        credentials: credentials.clone(),
+        min_part_size: args.min_part_size,
+        latency: Duration::from_millis(args.latency_ms),
+        fail_rate: args.fail_rate,
+        refuse_appendable_copy: args.refuse_appendable_copy,
+        region: args.region.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+        let server = start_with_seed(config, listener, args.seed).await?;
+        println!("bosmount serve: listening on http://{}", server.addr);
+        match &credentials {
+            Some(c) => println!("bosmount serve: access key id {}", c.access_key_id),
+            None => println!("bosmount serve: anonymous (signatures are not checked)"),
+        }
+        println!("bosmount serve: data in {}", args.data.display());
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        wait_for_signal().await;
+        log::info!("shutting down");
+        server.shutdown().await;
+        Ok(())
+    })
 }

@@ -1,0 +1,311 @@
+//! File contents: create, open, read, write, flush, fsync, release and truncate, wired to
+//! the write pipeline ([`FileWriter`]) and the read pipeline ([`FileReader`]).
+//!
+//! Which writer a handle gets: O_CREAT or O_TRUNC → [`FileWriter::create`] (new content);
+//! O_APPEND → [`FileWriter::append`] with the object's HEAD; write access otherwise →
+//! [`FileWriter::open_existing`]. While a handle writes, the inode carries the writer's
+//! size and time ([`LocalFile`]) so stat and lookup answer without the bucket, which may
+//! not have the object yet. flush (every close) commits and returns the writer's error,
+//! so `cp` exits non-zero when an upload fails; release commits again (a no-op when
+//! nothing changed) and logs failures, which the kernel cannot report to anyone.
+
+use std::ffi::OsStr;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+use crate::bos::{PutOptions, StorageClass};
+use crate::fs::attr::{NodeKind, ObjectAttr};
+use crate::fs::error::{FsError, FsResult};
+use crate::fs::handles::{HandleState, OpenFile};
+use crate::fs::inode::{child_key, InodeNo, LocalFile};
+use crate::fs::read::FileReader;
+use crate::fs::write::{Committed, FileWriter};
+use crate::fs::{names, BosFs, FsAttr};
+
+impl BosFs {
+    /// Create file `name` in `parent` and open it for writing; returns its attributes and handle.
+    pub async fn create(&self, parent: InodeNo, name: &OsStr, mode: u32, _flags: i32) -> FsResult<(FsAttr, u64)> {
+        self.check_writable()?;
+        let name = names::component(name)?;
+        let parent_node = self.dir_node(parent)?;
+        let key = child_key(&parent_node.key, name, NodeKind::File);
+        names::check_new_key(&key)?;
+        let writer = FileWriter::create(
+            self.api.clone(),
+            self.config.bucket.clone(),
+            key.clone(),
+            self.put_options(&key),
+            self.config.write.clone(),
+        );
+        self.cache().invalidate(&key);
+        let attr = ObjectAttr::file(0, SystemTime::now(), None);
+        let entry = self.remember_entry(parent, name, &attr)?;
+        self.inodes()
+            .update(entry.ino, |n| n.perms.mode = Some((mode & 0o7777) as u16));
+        let fh = self.open_writer(entry.ino, key, writer);
+        let attr = self.getattr(entry.ino).await?;
+        Ok((attr, fh))
+    }
+
+    /// Open file `ino` with `flags` (O_ACCMODE, O_TRUNC, O_APPEND); returns the handle.
+    pub async fn open(&self, ino: InodeNo, flags: i32) -> FsResult<u64> {
+        let node = self.node(ino)?;
+        if node.kind == NodeKind::Directory {
+            return Err(FsError::IsDirectory);
+        }
+        let key = node.key.clone();
+        if flags & libc::O_ACCMODE == libc::O_RDONLY {
+            let reader = self.reader_for(&key, node.local.is_some()).await?;
+            self.inodes().open_handle(ino);
+            return Ok(self.handles.insert(ino, key, HandleState::Reader(reader)));
+        }
+        self.check_writable()?;
+        let (api, bucket, config) = (self.api.clone(), self.config.bucket.clone(), self.config.write.clone());
+        let options = self.put_options(&key);
+        let writer = if flags & libc::O_TRUNC != 0 {
+            FileWriter::create(api, bucket, key.clone(), options, config)
+        } else if flags & libc::O_APPEND != 0 {
+            let existing = match self.head(&key).await {
+                Ok(meta) => Some(meta),
+                Err(FsError::NotFound) => None,
+                Err(e) => return Err(e),
+            };
+            FileWriter::append(api, bucket, key.clone(), options, config, existing).await?
+        } else {
+            match self.head(&key).await {
+                Ok(meta) => FileWriter::open_existing(api, bucket, key.clone(), options, config, meta).await?,
+                Err(FsError::NotFound) if node.local.is_some() => {
+                    FileWriter::create(api, bucket, key.clone(), options, config)
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        Ok(self.open_writer(ino, key, writer))
+    }
+
+    /// Read up to `size` bytes at `offset` from handle `fh`.
+    pub async fn read(&self, fh: u64, offset: u64, size: u32) -> FsResult<Bytes> {
+        let file = self.handles.get(fh)?;
+        let mut state = file.state.lock().await;
+        match &mut *state {
+            HandleState::Reader(reader) => Ok(reader.read(offset, size).await?),
+            HandleState::Writer(writer) => Ok(writer.read(offset, size as usize).await?),
+        }
+    }
+
+    /// Write `data` at `offset` through handle `fh`; returns the bytes accepted.
+    pub async fn write(&self, fh: u64, offset: u64, data: &[u8]) -> FsResult<u32> {
+        let file = self.handles.get(fh)?;
+        let mut state = file.state.lock().await;
+        let HandleState::Writer(writer) = &mut *state else {
+            return Err(FsError::BadHandle(fh));
+        };
+        let written = writer.write(offset, data).await.inspect_err(|e| {
+            log::warn!(
+                "write of {} bytes at {offset} to {:?} failed: {e}",
+                data.len(),
+                file.key
+            );
+        })?;
+        self.note_size(file.ino, writer.size());
+        Ok(written as u32)
+    }
+
+    /// flush (each close of a descriptor): commit a writer; its error is the caller's.
+    pub async fn flush(&self, fh: u64) -> FsResult<()> {
+        let file = self.handles.get(fh)?;
+        let mut state = file.state.lock().await;
+        if let HandleState::Writer(writer) = &mut *state {
+            self.commit(&file, writer).await?;
+        }
+        Ok(())
+    }
+
+    /// fsync: what the writer can make durable now (see [`FileWriter::fsync`]).
+    pub async fn fsync(&self, fh: u64) -> FsResult<()> {
+        let file = self.handles.get(fh)?;
+        let mut state = file.state.lock().await;
+        if let HandleState::Writer(writer) = &mut *state {
+            writer
+                .fsync()
+                .await
+                .inspect_err(|e| log::warn!("fsync of {:?} failed: {e}", file.key))?;
+        }
+        Ok(())
+    }
+
+    /// release (last close): commit once more if needed, then forget the handle.
+    pub async fn release(&self, fh: u64) -> FsResult<()> {
+        let Some(file) = self.handles.remove(fh) else {
+            return Err(FsError::BadHandle(fh));
+        };
+        let mut state = file.state.lock().await;
+        let result = match &mut *state {
+            HandleState::Writer(writer) => {
+                let result = self.commit(&file, writer).await.map(|_| ());
+                if result.is_err() {
+                    writer.abort().await;
+                }
+                self.inodes().update(file.ino, |n| {
+                    if let Some(local) = n.local.as_mut() {
+                        local.writers = local.writers.saturating_sub(1);
+                        if local.writers == 0 {
+                            n.local = None;
+                        }
+                    }
+                });
+                result
+            }
+            HandleState::Reader(_) => Ok(()),
+        };
+        self.inodes().close_handle(file.ino);
+        result
+    }
+
+    /// Commit every open writer (unmount, SIGTERM): finish uploads before going away.
+    pub async fn commit_all(&self) -> usize {
+        let mut failures = 0;
+        for (fh, file) in self.handles.all() {
+            let mut state = file.state.lock().await;
+            if let HandleState::Writer(writer) = &mut *state {
+                if let Err(e) = self.commit(&file, writer).await {
+                    log::error!("upload of {:?} (handle {fh}) could not be finished: {e}", file.key);
+                    writer.abort().await;
+                    failures += 1;
+                }
+            }
+        }
+        failures
+    }
+
+    /// Set the size of `ino` (truncate / ftruncate).
+    pub(crate) async fn truncate(&self, ino: InodeNo, fh: Option<u64>, size: u64) -> FsResult<()> {
+        let open = match fh.map(|fh| self.handles.get(fh)) {
+            Some(Ok(file)) if file.writable => Some(file),
+            _ => self.handles.writer_of(ino),
+        };
+        if let Some(file) = open {
+            let mut state = file.state.lock().await;
+            if let HandleState::Writer(writer) = &mut *state {
+                writer.truncate(size).await?;
+                self.note_size(ino, writer.size());
+                return Ok(());
+            }
+        }
+        let node = self.node(ino)?;
+        if node.kind == NodeKind::Directory {
+            return Err(FsError::IsDirectory);
+        }
+        let key = node.key;
+        if size == 0 {
+            let put = self
+                .api
+                .put_object(&self.config.bucket, &key, Bytes::new(), &self.put_options(&key))
+                .await?;
+            self.cache()
+                .put_found(&key, ObjectAttr::file(0, SystemTime::now(), Some(put.etag)));
+            return Ok(());
+        }
+        let meta = self.head(&key).await?;
+        if meta.size == size {
+            return Ok(());
+        }
+        let mut writer = FileWriter::open_existing(
+            self.api.clone(),
+            self.config.bucket.clone(),
+            key.clone(),
+            self.put_options(&key),
+            self.config.write.clone(),
+            meta,
+        )
+        .await?;
+        let result = async {
+            writer.truncate(size).await?;
+            writer.commit().await
+        }
+        .await;
+        match result {
+            Ok(done) => {
+                self.cache().put_found(&key, committed_attr(&done));
+                Ok(())
+            }
+            Err(e) => {
+                writer.abort().await;
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn commit(&self, file: &OpenFile, writer: &mut FileWriter) -> FsResult<Committed> {
+        let done = writer.commit().await.inspect_err(|e| {
+            log::error!("upload of {:?} failed: {e}", file.key);
+        })?;
+        self.cache().put_found(&file.key, committed_attr(&done));
+        self.note_size(file.ino, done.size);
+        Ok(done)
+    }
+
+    fn open_writer(&self, ino: InodeNo, key: String, writer: FileWriter) -> u64 {
+        let size = writer.size();
+        {
+            let mut inodes = self.inodes();
+            inodes.update(ino, |n| {
+                let local = n.local.get_or_insert(LocalFile {
+                    size,
+                    mtime: SystemTime::now(),
+                    writers: 0,
+                });
+                local.writers += 1;
+                local.size = size;
+            });
+            inodes.open_handle(ino);
+        }
+        self.handles.insert(ino, key, HandleState::Writer(Box::new(writer)))
+    }
+
+    fn note_size(&self, ino: InodeNo, size: u64) {
+        self.inodes().update(ino, |n| {
+            if let Some(local) = n.local.as_mut() {
+                local.size = size;
+                local.mtime = SystemTime::now();
+            }
+        });
+    }
+
+    async fn reader_for(&self, key: &str, being_written: bool) -> FsResult<FileReader> {
+        let known = match self.stat_file(key).await {
+            Ok(ObjectAttr {
+                size, etag: Some(etag), ..
+            }) => Ok((size, etag)),
+            Ok(_) => self.head(key).await.map(|m| (m.size, m.etag)),
+            Err(e) => Err(e),
+        };
+        let (size, etag) = match known {
+            Ok(known) => known,
+            Err(FsError::NotFound) if being_written => (0, String::new()),
+            Err(e) => return Err(e),
+        };
+        Ok(FileReader::new(
+            self.api.clone(),
+            self.config.bucket.clone(),
+            key.to_string(),
+            size,
+            etag,
+            self.config.read.clone(),
+        ))
+    }
+
+    /// Options of new objects: Content-Type from the name, the mount's storage class.
+    fn put_options(&self, key: &str) -> PutOptions {
+        PutOptions {
+            content_type: mime_guess::from_path(key).first().map(|m| m.essence_str().to_string()),
+            storage_class: self.config.storage_class.filter(|c| *c != StorageClass::Standard),
+            ..PutOptions::default()
+        }
+    }
+}
+
+fn committed_attr(done: &Committed) -> ObjectAttr {
+    ObjectAttr::file(done.size, done.last_modified, Some(done.etag.clone()))
+}

@@ -1,0 +1,253 @@
+//! Rename on a flat bucket: copy, then delete.
+//!
+//! A file is copied with CopyObject conditioned on the source ETag
+//! (`x-bce-copy-source-if-match`), or, above the 5 GiB CopyObject limit, by a multipart
+//! upload of UploadPartCopy ranges; then the source is deleted. A directory is renamed key
+//! by key (its marker included), a bounded number of copies at once, one listing page at a
+//! time, deleting each page's sources once its copies are done. This is not atomic: a
+//! failure midway leaves both names partly populated and reports EIO.
+
+use std::ffi::OsStr;
+
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+
+use crate::bos::{
+    CompletedPart, CopyConditions, CopyOptions, ListRequest, PutOptions, MAX_LIST_KEYS, MAX_PUT_OBJECT_SIZE,
+};
+use crate::fs::attr::{NodeKind, ObjectAttr};
+use crate::fs::error::{FsError, FsResult};
+use crate::fs::inode::{child_key, InodeNo};
+use crate::fs::{names, path_of, BosFs};
+
+/// One copy in flight, boxed so a batch of them can be driven with bounded concurrency.
+type CopyJob<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = FsResult<T>> + Send + 'a>>;
+
+/// Size of each UploadPartCopy range when a file is too large for CopyObject.
+const PART_COPY_SIZE: u64 = 1024 * 1024 * 1024;
+
+/// `renameat2` flag: fail if the target exists.
+const RENAME_NOREPLACE: u32 = 1;
+
+impl BosFs {
+    /// Rename `name` in `parent` to `new_name` in `new_parent`, replacing a file there.
+    pub async fn rename(
+        &self,
+        parent: InodeNo,
+        name: &OsStr,
+        new_parent: InodeNo,
+        new_name: &OsStr,
+        flags: u32,
+    ) -> FsResult<()> {
+        self.check_writable()?;
+        if flags & !RENAME_NOREPLACE != 0 {
+            return Err(FsError::NotSupported("rename flags other than RENAME_NOREPLACE".into()));
+        }
+        let name = names::component(name)?;
+        let new_name = names::component(new_name)?;
+        let from_dir = self.dir_node(parent)?;
+        let to_dir = self.dir_node(new_parent)?;
+        let from = child_key(&from_dir.key, name, NodeKind::File);
+        let to = child_key(&to_dir.key, new_name, NodeKind::File);
+        let source = self.stat_path(&from).await?;
+        let target = match self.stat_path(&to).await {
+            Ok(attr) => Some(attr),
+            Err(FsError::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        if target.is_some() && flags & RENAME_NOREPLACE != 0 {
+            return Err(FsError::AlreadyExists);
+        }
+        match (source.kind, target.as_ref().map(|t| t.kind)) {
+            (NodeKind::File, Some(NodeKind::Directory)) => return Err(FsError::IsDirectory),
+            (NodeKind::Directory, Some(NodeKind::File)) => return Err(FsError::NotDirectory),
+            _ => {}
+        }
+        if from == to {
+            return Ok(());
+        }
+        match source.kind {
+            NodeKind::File => {
+                names::check_new_key(&to)?;
+                self.rename_file(&from, &to, &source).await?;
+            }
+            NodeKind::Directory => {
+                let (from_dir_key, to_dir_key) = (format!("{from}/"), format!("{to}/"));
+                if to_dir_key.starts_with(&from_dir_key) {
+                    return Err(FsError::InvalidArgument("cannot move a directory into itself".into()));
+                }
+                names::check_new_key(&to_dir_key)?;
+                if target.is_some() && !self.dir_is_empty(&to_dir_key).await? {
+                    return Err(FsError::NotEmpty);
+                }
+                self.rename_tree(&from_dir_key, &to_dir_key).await?;
+            }
+        }
+        {
+            let mut cache = self.cache();
+            cache.invalidate_tree(path_of(&from));
+            cache.invalidate_tree(path_of(&to));
+            cache.put_missing(path_of(&from));
+            let mut moved = source.clone();
+            if moved.kind == NodeKind::File {
+                moved.etag = None;
+            }
+            cache.put_found(path_of(&to), moved);
+        }
+        self.inodes().rename(parent, name, new_parent, new_name);
+        Ok(())
+    }
+
+    async fn dir_is_empty(&self, dir_key: &str) -> FsResult<bool> {
+        let request = ListRequest {
+            prefix: dir_key.to_string(),
+            max_keys: Some(2),
+            ..ListRequest::default()
+        };
+        let page = self.api.list_objects(&self.config.bucket, &request).await?;
+        Ok(page.contents.iter().all(|e| e.key == dir_key) && page.common_prefixes.is_empty())
+    }
+
+    /// Copy `from` to `to` (conditioned on the ETag we know), then delete `from`. When the
+    /// ETag we knew is stale, learn the current one with a HEAD and try once more.
+    async fn rename_file(&self, from: &str, to: &str, source: &ObjectAttr) -> FsResult<()> {
+        match self.copy_key(from, to, source.size, source.etag.clone()).await {
+            Err(FsError::Bos(e)) if e.kind() == crate::bos::ErrorKind::PreconditionFailed => {
+                self.cache().invalidate(from);
+                let meta = self.head(from).await?;
+                self.copy_key(from, to, meta.size, Some(meta.etag)).await?;
+            }
+            other => other?,
+        }
+        self.delete_quietly(from).await
+    }
+
+    async fn delete_quietly(&self, key: &str) -> FsResult<()> {
+        match self.api.delete_object(&self.config.bucket, key).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Copy one object, by CopyObject or (above 5 GiB) by UploadPartCopy.
+    async fn copy_key(&self, from: &str, to: &str, size: u64, etag: Option<String>) -> FsResult<()> {
+        let bucket = &self.config.bucket;
+        let conditions = CopyConditions {
+            if_match: etag,
+            ..CopyConditions::default()
+        };
+        if size <= MAX_PUT_OBJECT_SIZE {
+            let options = CopyOptions {
+                conditions,
+                ..CopyOptions::default()
+            };
+            self.api.copy_object(bucket, from, bucket, to, &options).await?;
+            return Ok(());
+        }
+        let upload_id = self
+            .api
+            .initiate_multipart_upload(bucket, to, &PutOptions::default())
+            .await?;
+        let result = self.copy_parts(from, to, size, &upload_id, &conditions).await;
+        if result.is_err() {
+            if let Err(e) = self.api.abort_multipart_upload(bucket, to, &upload_id).await {
+                log::warn!("could not abort the multipart copy of {from:?} to {to:?}: {e}");
+            }
+        }
+        result
+    }
+
+    async fn copy_parts(
+        &self,
+        from: &str,
+        to: &str,
+        size: u64,
+        upload_id: &str,
+        conditions: &CopyConditions,
+    ) -> FsResult<()> {
+        let bucket = &self.config.bucket;
+        let ranges: Vec<(u32, u64, u64)> = (0..size.div_ceil(PART_COPY_SIZE))
+            .map(|i| {
+                let start = i * PART_COPY_SIZE;
+                (i as u32 + 1, start, (start + PART_COPY_SIZE).min(size) - 1)
+            })
+            .collect();
+        let jobs: Vec<CopyJob<'_, CompletedPart>> = ranges
+            .into_iter()
+            .map(|(number, start, end)| -> CopyJob<'_, CompletedPart> {
+                Box::pin(async move {
+                    let copied = self
+                        .api
+                        .upload_part_copy(
+                            bucket,
+                            to,
+                            upload_id,
+                            number,
+                            bucket,
+                            from,
+                            Some((start, end)),
+                            conditions,
+                        )
+                        .await?;
+                    Ok(CompletedPart {
+                        part_number: number,
+                        e_tag: copied.etag,
+                    })
+                })
+            })
+            .collect();
+        let mut parts: Vec<CompletedPart> = stream::iter(jobs).buffer_unordered(4).try_collect().await?;
+        parts.sort_by_key(|p| p.part_number);
+        self.api
+            .complete_multipart_upload(bucket, to, upload_id, &parts, &PutOptions::default())
+            .await?;
+        Ok(())
+    }
+
+    /// Move every key under `from` (a directory key ending in '/') to the same place under `to`.
+    async fn rename_tree(&self, from: &str, to: &str) -> FsResult<()> {
+        let bucket = &self.config.bucket;
+        let mut request = ListRequest {
+            prefix: from.to_string(),
+            max_keys: Some(MAX_LIST_KEYS),
+            ..ListRequest::default()
+        };
+        loop {
+            let page = self.api.list_objects(bucket, &request).await?;
+            let copies: Vec<CopyJob<'_, ()>> = page
+                .contents
+                .iter()
+                .map(|entry| -> CopyJob<'_, ()> {
+                    let target = format!("{to}{}", &entry.key[from.len()..]);
+                    Box::pin(async move {
+                        names::check_new_key(&target)?;
+                        self.copy_key(&entry.key, &target, entry.size, Some(entry.etag.clone()))
+                            .await
+                    })
+                })
+                .collect();
+            stream::iter(copies)
+                .buffer_unordered(self.config.rename_concurrency.max(1))
+                .try_collect::<Vec<()>>()
+                .await?;
+            let keys: Vec<String> = page.contents.iter().map(|e| e.key.clone()).collect();
+            if !keys.is_empty() {
+                let failures = self.api.delete_multiple_objects(bucket, &keys).await?;
+                if let Some(f) = failures.iter().find(|f| f.code != "NoSuchKey") {
+                    return Err(FsError::Internal(format!(
+                        "could not delete {:?}: {} {}",
+                        f.key, f.code, f.message
+                    )));
+                }
+            }
+            if !page.is_truncated {
+                return Ok(());
+            }
+            let next = page.next_marker.or_else(|| page.contents.last().map(|e| e.key.clone()));
+            if next.is_none() || next == request.marker {
+                return Err(FsError::Internal(format!("listing of {from:?} gives no new marker")));
+            }
+            request.marker = next;
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! The mount session: `bosmount mount` from arguments to unmount.
+//!
+//! Steps: build the tokio runtime; for `--local DIR`, start the embedded server on
+//! 127.0.0.1:0; build the HTTP client; check endpoint, credentials and bucket with a
+//! HeadBucket under short timeouts (a one-line reason and a non-zero exit when wrong);
+//! mount with fuser; then wait for SIGINT/SIGTERM or an external unmount
+//! (`fusermount3 -u`). On a signal, open uploads are finished before unmounting.
+//!
+//! Without `--foreground` the command re-executes itself in the foreground as a detached
+//! child (new session, stdio on /dev/null) and waits on a pipe for "mounted" or the
+//! child's one-line error, so the parent exits 0 only once the mount is live. Forking a
+//! process that already runs tokio threads would not be safe, hence the re-exec.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fuser::{Config, MountOption, SessionACL};
+
+use crate::bos::client::{BosClient, ClientConfig};
+use crate::bos::credentials::Credentials;
+use crate::bos::retry::RetryConfig;
+use crate::bos::{BosApi, BosError, ErrorKind};
+use crate::fs::{BosFs, FsConfig};
+use crate::fuse::args::{MountArgs, DEFAULT_ENDPOINT};
+use crate::fuse::FuseAdapter;
+
+/// Environment variable naming the pipe a detached child reports readiness on.
+const READY_FD_ENV: &str = "BOSMOUNT_READY_FD";
+/// Longest time the pre-mount bucket check may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(15);
+/// FUSE request loop threads (they only parse requests and spawn tasks).
+const FUSE_THREADS: usize = 2;
+
+/// Run `bosmount mount`; the error is one line for the user.
+pub fn run_mount(args: MountArgs) -> Result<(), String> {
+    let config = args.fs_config()?;
+    if !args.foreground && std::env::var_os(READY_FD_ENV).is_none() {
+        return detach_and_wait();
+    }
+    let notifier = ReadyPipe::from_env();
+    let result = run_foreground(&args, config, &notifier);
+    if let Err(message) = &result {
+        notifier.send(&format!("error: {message}"));
+    }
+    result
+}
+
+fn run_foreground(args: &MountArgs, config: FsConfig, notifier: &ReadyPipe) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("bosmount-io")
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let (api, _server) = runtime.block_on(connect(args, &config.bucket))?;
+    let fs = Arc::new(BosFs::new(api, config));
+    let adapter = FuseAdapter::new(fs.clone(), runtime.handle().clone());
+    let mut session = fuser::Session::new(adapter, &args.mountpoint, &fuse_config(args))
+        .map_err(|e| format!("cannot mount on {}: {e}", args.mountpoint.display()))?;
+    let mut unmounter = session.unmount_callable();
+    let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<std::io::Result<()>>();
+    let loop_thread = std::thread::Builder::new()
+        .name("fuse-session".into())
+        .spawn(move || {
+            let _ = ended_tx.send(session.run());
+        })
+        .map_err(|e| format!("cannot start the FUSE session: {e}"))?;
+    log::info!("mounted {} on {}", args.source, args.mountpoint.display());
+    notifier.send("mounted");
+    let signalled = runtime.block_on(wait_for_end(ended_rx));
+    if signalled {
+        log::info!("finishing open uploads before unmounting");
+        let failures = runtime.block_on(fs.commit_all());
+        if failures > 0 {
+            log::error!("{failures} upload(s) could not be finished");
+        }
+        if let Err(e) = unmounter.unmount() {
+            log::warn!("unmount of {} failed: {e}", args.mountpoint.display());
+        }
+    } else {
+        runtime.block_on(fs.commit_all());
+    }
+    if loop_thread.join().is_err() {
+        log::error!("the FUSE session thread panicked");
+    }
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    log::info!("unmounted {}", args.mountpoint.display());
+    Ok(())
+}
+
+/// Wait for SIGINT/SIGTERM (true) or the end of the session (false).
+async fn wait_for_end(ended: tokio::sync::oneshot::Receiver<std::io::Result<()>>) -> bool {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (mut term, mut int) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(t), Ok(i)) => (t, i),
+        _ => {
+            log::warn!("cannot listen for signals; waiting for unmount only");
+            let _ = ended.await;
+            return false;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => true,
+        _ = int.recv() => true,
+        result = ended => {
+            if let Ok(Err(e)) = result {
+                log::warn!("FUSE session ended with an error: {e}");
+            }
+            false
+        }
+    }
+}
+
+fn fuse_config(args: &MountArgs) -> Config {
+    let mut config = Config::default();
+    config.mount_options = vec![
+        MountOption::FSName("bosmount".into()),
+        MountOption::Subtype("bosmount".into()),
+        MountOption::DefaultPermissions,
+        MountOption::NoDev,
+        MountOption::NoSuid,
+        if args.read_only {
+            MountOption::RO
+        } else {
+            MountOption::RW
+        },
+    ];
+    if args.allow_other {
+        config.acl = SessionACL::All;
+        config.mount_options.push(MountOption::AutoUnmount);
+    }
+    config.n_threads = Some(FUSE_THREADS);
+    config
+}
+
+/// The BOS backend to mount (and the embedded server keeping it alive for `--local`).
+async fn connect(
+    args: &MountArgs,
+    bucket: &str,
+) -> Result<(Arc<dyn BosApi>, Option<crate::server::RunningServer>), String> {
+    let (endpoint, credentials, server) = match &args.local {
+        Some(dir) => {
+            let (endpoint, server) = start_local(dir, bucket).await?;
+            (endpoint, Credentials::local_default(), Some(server))
+        }
+        None => {
+            let credentials = Credentials::load(args.credentials.as_deref()).map_err(|e| e.to_string())?;
+            let endpoint = args.endpoint.clone().unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
+            (endpoint, credentials, None)
+        }
+    };
+    check_bucket(&endpoint, &credentials, bucket).await?;
+    let client = BosClient::new(ClientConfig::new(endpoint.clone(), credentials))
+        .map_err(|e| format!("invalid endpoint {endpoint}: {e}"))?;
+    Ok((Arc::new(client), server))
+}
+
+async fn start_local(dir: &Path, bucket: &str) -> Result<(String, crate::server::RunningServer), String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
+    let config = crate::server::ServerConfig {
+        data_dir: dir.to_path_buf(),
+        buckets: vec![bucket.to_string()],
+        credentials: Some(Credentials::local_default()),
+        min_part_size: crate::bos::MIN_PART_SIZE,
+        latency: Duration::ZERO,
+        fail_rate: 0.0,
+        refuse_appendable_copy: false,
+        region: "bj".into(),
+    };
+    let server = crate::server::start(config, listener)
+        .await
+        .map_err(|e| format!("cannot start the local server over {}: {e}", dir.display()))?;
+    log::info!("local BOS server over {} on http://{}", dir.display(), server.addr);
+    Ok((format!("http://{}", server.addr), server))
+}
+
+/// HeadBucket with short timeouts and few retries: a one-line reason when it fails.
+async fn check_bucket(endpoint: &str, credentials: &Credentials, bucket: &str) -> Result<(), String> {
+    let mut config = ClientConfig::new(endpoint.to_string(), credentials.clone());
+    config.connect_timeout = Duration::from_secs(3);
+    config.request_timeout = Duration::from_secs(5);
+    config.retry = RetryConfig {
+        max_attempts: 2,
+        ..RetryConfig::default()
+    };
+    let client = BosClient::new(config).map_err(|e| format!("invalid endpoint {endpoint}: {e}"))?;
+    match tokio::time::timeout(CHECK_TIMEOUT, client.head_bucket(bucket)).await {
+        Err(_) => Err(format!("endpoint {endpoint} did not answer within {CHECK_TIMEOUT:?}")),
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(check_failure(endpoint, bucket, &e)),
+    }
+}
+
+fn check_failure(endpoint: &str, bucket: &str, e: &BosError) -> String {
+    match e.kind() {
+        ErrorKind::AccessDenied => format!(
+            "credentials rejected by {endpoint} ({})",
+            e.code().unwrap_or("AccessDenied")
+        ),
+        ErrorKind::NotFound => format!("bucket {bucket} does not exist at {endpoint}"),
+        ErrorKind::Transport => format!("cannot reach endpoint {endpoint}: {e}"),
+        _ => format!("bucket check at {endpoint} failed: {e}"),
+    }
+}
+
+/// Re-run this command in the foreground as a detached child; return once it mounted.
+fn detach_and_wait() -> Result<(), String> {
+    let mut fds: [RawFd; 2] = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array we own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!("cannot create a pipe: {}", std::io::Error::last_os_error()));
+    }
+    let (read_fd, write_fd) = (fds[0], fds[1]);
+    // SAFETY: read_fd was just created and is owned here only.
+    let mut reader = unsafe { File::from_raw_fd(read_fd) };
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the bosmount binary: {e}"))?;
+    let mut command = std::process::Command::new(exe);
+    command
+        .args(std::env::args_os().skip(1))
+        .env(READY_FD_ENV, write_fd.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: between fork and exec the child only calls async-signal-safe functions
+    // (setsid, fcntl) on descriptors it inherited.
+    unsafe {
+        command.pre_exec(move || {
+            libc::setsid();
+            if libc::fcntl(write_fd, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let spawned = command.spawn();
+    // SAFETY: our copy of the write end is no longer needed; the child has its own.
+    unsafe { libc::close(write_fd) };
+    let mut child = spawned.map_err(|e| format!("cannot start the mount process: {e}"))?;
+    let mut message = String::new();
+    let _ = reader.read_to_string(&mut message);
+    let message = message.lines().next().unwrap_or("").to_string();
+    if message == "mounted" {
+        return Ok(());
+    }
+    let status = child.wait().ok();
+    match message.strip_prefix("error: ") {
+        Some(reason) => Err(reason.to_string()),
+        None => Err(format!("the mount process ended before mounting ({status:?})")),
+    }
+}
+
+/// The write end of the readiness pipe of a detached child (absent in the foreground).
+struct ReadyPipe(Option<std::sync::Mutex<File>>);
+
+impl ReadyPipe {
+    fn from_env() -> Self {
+        let fd = std::env::var(READY_FD_ENV).ok().and_then(|v| v.parse::<RawFd>().ok());
+        std::env::remove_var(READY_FD_ENV);
+        // SAFETY: the parent passed us this descriptor for our exclusive use.
+        ReadyPipe(fd.map(|fd| std::sync::Mutex::new(unsafe { File::from_raw_fd(fd) })))
+    }
+
+    /// Send one line and close the pipe, so the parent stops waiting.
+    fn send(&self, line: &str) {
+        if let Some(file) = &self.0 {
+            if let Ok(mut file) = file.lock() {
+                let _ = writeln!(file, "{line}");
+                // SAFETY: replacing the descriptor with /dev/null closes the pipe's write end
+                // without invalidating the File we hold.
+                if let Ok(null) = File::open("/dev/null") {
+                    use std::os::fd::AsRawFd;
+                    unsafe { libc::dup2(null.as_raw_fd(), file.as_raw_fd()) };
+                }
+            }
+        }
+    }
+}

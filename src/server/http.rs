@@ -1,0 +1,186 @@
+//! The HTTP side: one axum fallback handler that decodes the path and query, serves
+//! `/_stats`, injects faults, routes, counts, verifies the signature, dispatches, and adds
+//! the headers every BOS answer carries.
+
+use crate::server::auth_check;
+use crate::server::error::{ApiError, ApiResult};
+use crate::server::faults::Faults;
+use crate::server::handlers::{dispatch, Ctx};
+use crate::server::response::{add_common_headers, json, new_request_id};
+use crate::server::routes::{route, RouteInput};
+use crate::server::stats::Stats;
+use crate::server::store::Store;
+use crate::server::ServerConfig;
+use axum::body::{Body, HttpBody};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use axum::Router;
+use std::sync::Arc;
+
+/// Shared state of the server.
+#[derive(Debug)]
+pub struct AppState {
+    /// Settings.
+    pub config: Arc<ServerConfig>,
+    /// Storage.
+    pub store: Arc<Store>,
+    /// Counters.
+    pub stats: Arc<Stats>,
+    /// Fault injection.
+    pub faults: Faults,
+}
+
+/// The axum router of the server.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .fallback(handle)
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+/// Split a raw query string into decoded (name, value) pairs; `a` and `a=` are the same.
+pub fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
+    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    raw.unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(p), String::new()),
+        })
+        .collect()
+}
+
+async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let request_id = new_request_id();
+    let head = request.method() == Method::HEAD;
+    let path = request.uri().path().to_string();
+    let mut response = if path == "/_stats" || path == "/_stats/reset" {
+        stats_endpoint(&state, request.method(), &path)
+    } else {
+        let answer = match serve(&state, request).await {
+            Ok(r) => r,
+            Err(e) => {
+                log::debug!("{request_id}: {e}");
+                e.to_response(&request_id, head)
+            }
+        };
+        if !state.config.latency.is_zero() {
+            tokio::time::sleep(state.config.latency).await;
+        }
+        if let Some(n) = answer.body().size_hint().exact() {
+            state.stats.add_out(n);
+        }
+        answer
+    };
+    add_common_headers(&mut response, &request_id);
+    response
+}
+
+fn stats_endpoint(state: &AppState, method: &Method, path: &str) -> Response {
+    match (method, path) {
+        (&Method::GET, "/_stats") => json(StatusCode::OK, &state.stats.snapshot()),
+        (&Method::DELETE, "/_stats") | (&Method::POST, "/_stats/reset") => {
+            state.stats.reset();
+            json(StatusCode::OK, &state.stats.snapshot())
+        }
+        _ => ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "Use GET or DELETE /_stats.",
+        )
+        .to_response("", method == Method::HEAD),
+    }
+}
+
+async fn serve(state: &Arc<AppState>, request: Request) -> ApiResult<Response> {
+    let (parts, body) = request.into_parts();
+    let decoded = percent_encoding::percent_decode_str(parts.uri.path())
+        .decode_utf8()
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidURI",
+                "The request path is not valid UTF-8.",
+            )
+        })?
+        .into_owned();
+    let query = parse_query(parts.uri.query());
+    let host = crate::server::request::header(&parts.headers, "host");
+    let op = route(
+        &RouteInput {
+            method: &parts.method,
+            path: &decoded,
+            query: &query,
+            host: host.as_deref(),
+            copy_source: parts.headers.contains_key("x-bce-copy-source"),
+        },
+        &|b: &str| state.store.bucket_exists(b),
+    );
+    state.stats.request(op.name());
+    if let Some(fault) = state.faults.pick() {
+        return Err(fault);
+    }
+    let mut body = Some(body);
+    let result = async {
+        if let Some(credentials) = &state.config.credentials {
+            let now = chrono::Utc::now().timestamp();
+            auth_check::verify(
+                credentials,
+                parts.method.as_str(),
+                &decoded,
+                &query,
+                &parts.headers,
+                now,
+            )?;
+        }
+        let ctx = Ctx {
+            config: Arc::clone(&state.config),
+            store: Arc::clone(&state.store),
+            stats: Arc::clone(&state.stats),
+            headers: parts.headers.clone(),
+            query,
+        };
+        dispatch(&ctx, op, &mut body).await
+    }
+    .await;
+    if result.is_err() {
+        drain_small_body(body.take(), &parts.headers).await;
+    }
+    result
+}
+
+/// Read and drop a small unread body before answering an error, so the client is not cut
+/// off mid-send (unless it waits for `100 Continue`, in which case nothing was sent).
+async fn drain_small_body(body: Option<Body>, headers: &axum::http::HeaderMap) {
+    const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
+    let Some(body) = body else { return };
+    let expects_continue = headers
+        .get("expect")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let small = crate::server::request::content_length(headers).is_some_and(|n| n > 0 && n <= DRAIN_LIMIT);
+    if small && !expects_continue {
+        let _ = axum::body::to_bytes(body, DRAIN_LIMIT as usize).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_forms() {
+        let q = parse_query(Some("append&offset=5&prefix=a%2Fb%20c&x="));
+        assert_eq!(
+            q,
+            vec![
+                ("append".to_string(), String::new()),
+                ("offset".to_string(), "5".to_string()),
+                ("prefix".to_string(), "a/b c".to_string()),
+                ("x".to_string(), String::new()),
+            ]
+        );
+        assert!(parse_query(None).is_empty());
+    }
+}

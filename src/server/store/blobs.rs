@@ -1,0 +1,409 @@
+//! Blob files: object content on disk under `DATA/blobs/<id>`, named by generated ids
+//! (never by keys, so no key can reach a path outside the data directory). Request bodies
+//! are received into `DATA/tmp/` by a blocking writer thread fed through a bounded channel,
+//! hashed on the fly, fsynced, then renamed into `blobs/` (and the directory fsynced).
+//! Reads stream from disk in bounded chunks.
+
+use crate::server::error::{ApiError, ApiResult};
+use crate::server::stats::Stats;
+use axum::body::Body;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use md5::{Digest, Md5};
+use sha2::Sha256;
+use std::collections::{HashSet, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+/// Chunks kept in flight between the network and the disk writer.
+const CHANNEL_CHUNKS: usize = 16;
+/// Size of the chunks GETs and copies read.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// Where blob files and temporary files live.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    blobs: PathBuf,
+    tmp: PathBuf,
+}
+
+/// Digests of a received body.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Bytes received.
+    pub size: u64,
+    /// MD5.
+    pub md5: [u8; 16],
+    /// CRC-32 (IEEE).
+    pub crc32: u32,
+    /// SHA-256, when asked for.
+    pub sha256: Option<[u8; 32]>,
+}
+
+impl Received {
+    /// Lower-case hex MD5 (the ETag).
+    pub fn md5_hex(&self) -> String {
+        crate::bos::auth::hex_lower(&self.md5)
+    }
+
+    /// Base64 MD5 (the Content-MD5 form).
+    pub fn md5_base64(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(self.md5)
+    }
+}
+
+/// Where a body is written.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A new temporary file.
+    New(PathBuf),
+    /// An existing blob, at `offset` (anything after it is cut first).
+    Append {
+        /// The blob file.
+        path: PathBuf,
+        /// Where the new bytes go.
+        offset: u64,
+    },
+}
+
+/// A temporary file removed on drop unless kept.
+#[derive(Debug)]
+pub struct TempFile {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl TempFile {
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Do not remove it (it was renamed away).
+    pub fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if self.armed {
+            let path = std::mem::take(&mut self.path);
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => {
+                    handle.spawn_blocking(move || remove_quietly(&path));
+                }
+                Err(_) => remove_quietly(&path),
+            }
+        }
+    }
+}
+
+fn remove_quietly(path: &Path) {
+    if let Err(e) = std::fs::remove_file(path) {
+        if e.kind() != io::ErrorKind::NotFound {
+            log::warn!("cannot remove {}: {e}", path.display());
+        }
+    }
+}
+
+/// A new random id (32 hex digits).
+pub fn new_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    crate::bos::auth::hex_lower(&bytes)
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+enum Msg {
+    Data(Bytes),
+    End,
+}
+
+struct Hashers {
+    md5: Md5,
+    crc: crc32fast::Hasher,
+    sha: Option<Sha256>,
+    size: u64,
+}
+
+impl Hashers {
+    fn new(want_sha256: bool) -> Self {
+        Hashers {
+            md5: Md5::new(),
+            crc: crc32fast::Hasher::new(),
+            sha: want_sha256.then(Sha256::new),
+            size: 0,
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        self.md5.update(data);
+        self.crc.update(data);
+        if let Some(sha) = &mut self.sha {
+            sha.update(data);
+        }
+        self.size += data.len() as u64;
+    }
+
+    fn finish(self) -> Received {
+        Received {
+            size: self.size,
+            md5: self.md5.finalize().into(),
+            crc32: self.crc.finalize(),
+            sha256: self.sha.map(|s| s.finalize().into()),
+        }
+    }
+}
+
+impl BlobStore {
+    /// Create (if needed) `root/blobs` and `root/tmp`. Blocking.
+    pub fn open(root: &Path) -> io::Result<Self> {
+        let blobs = root.join("blobs");
+        let tmp = root.join("tmp");
+        std::fs::create_dir_all(&blobs)?;
+        std::fs::create_dir_all(&tmp)?;
+        Ok(BlobStore { blobs, tmp })
+    }
+
+    /// Path of blob `id`.
+    pub fn path(&self, id: &str) -> PathBuf {
+        self.blobs.join(id)
+    }
+
+    /// A fresh temporary file name (not created).
+    pub fn temp(&self) -> TempFile {
+        TempFile {
+            path: self.tmp.join(new_id()),
+            armed: true,
+        }
+    }
+
+    /// Remove temporary files and blobs not in `referenced` (left by a crash). Blocking.
+    pub fn cleanup(&self, referenced: &HashSet<String>) -> io::Result<(usize, usize)> {
+        let mut temps = 0;
+        for entry in std::fs::read_dir(&self.tmp)? {
+            let entry = entry?;
+            remove_quietly(&entry.path());
+            temps += 1;
+        }
+        let mut orphans = 0;
+        for entry in std::fs::read_dir(&self.blobs)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !referenced.contains(&name) {
+                remove_quietly(&entry.path());
+                orphans += 1;
+            }
+        }
+        Ok((temps, orphans))
+    }
+
+    /// Move a finished temporary file into `blobs/` under a new id, durably. Blocking.
+    pub fn install(&self, temp: &mut TempFile) -> io::Result<String> {
+        let id = new_id();
+        std::fs::rename(&temp.path, self.path(&id))?;
+        temp.disarm();
+        sync_dir(&self.blobs)?;
+        Ok(id)
+    }
+
+    /// A new blob sharing the content of `id` (a hard link; blobs of Normal objects never change). Blocking.
+    pub fn link(&self, id: &str) -> io::Result<String> {
+        let new = new_id();
+        std::fs::hard_link(self.path(id), self.path(&new))?;
+        Ok(new)
+    }
+
+    /// fsync the blob directory (after links). Blocking.
+    pub fn sync(&self) -> io::Result<()> {
+        sync_dir(&self.blobs)
+    }
+
+    /// Remove blobs (missing ones are fine). Blocking.
+    pub fn remove(&self, ids: &[String]) {
+        for id in ids {
+            remove_quietly(&self.path(id));
+        }
+    }
+
+    /// Cut blob `id` back to `len` bytes. Blocking.
+    pub fn truncate(&self, id: &str, len: u64) -> io::Result<()> {
+        let file = OpenOptions::new().write(true).open(self.path(id))?;
+        file.set_len(len)?;
+        file.sync_all()
+    }
+
+    /// Copy `pieces` (blob id, offset, length) into `temp`, hashing, then fsync. Blocking.
+    pub fn copy_into(&self, pieces: &[(String, u64, u64)], temp: &TempFile) -> io::Result<Received> {
+        let mut out = OpenOptions::new().write(true).create_new(true).open(temp.path())?;
+        let mut hashers = Hashers::new(false);
+        let mut buf = vec![0u8; READ_CHUNK * 4];
+        for (id, offset, len) in pieces {
+            let mut file = File::open(self.path(id))?;
+            file.seek(SeekFrom::Start(*offset))?;
+            let mut left = *len;
+            while left > 0 {
+                let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                let n = file.read(&mut buf[..want])?;
+                if n == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "blob shorter than recorded",
+                    ));
+                }
+                out.write_all(&buf[..n])?;
+                hashers.update(&buf[..n]);
+                left -= n as u64;
+            }
+        }
+        out.sync_all()?;
+        Ok(hashers.finish())
+    }
+
+    /// Receive `body` into `target`, at most `limit` bytes, hashing as it arrives; the file
+    /// is fsynced before this returns. Memory stays bounded by the channel.
+    pub async fn receive(
+        &self,
+        body: Body,
+        target: Target,
+        limit: u64,
+        want_sha256: bool,
+        stats: &Arc<Stats>,
+    ) -> ApiResult<Received> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(CHANNEL_CHUNKS);
+        let writer = tokio::task::spawn_blocking(move || -> io::Result<Received> {
+            let mut file = match &target {
+                Target::New(path) => OpenOptions::new().write(true).create_new(true).open(path)?,
+                Target::Append { path, offset } => {
+                    let mut f = OpenOptions::new().write(true).open(path)?;
+                    f.set_len(*offset)?;
+                    f.seek(SeekFrom::Start(*offset))?;
+                    f
+                }
+            };
+            let mut hashers = Hashers::new(want_sha256);
+            loop {
+                match rx.blocking_recv() {
+                    Some(Msg::Data(chunk)) => {
+                        file.write_all(&chunk)?;
+                        hashers.update(&chunk);
+                    }
+                    Some(Msg::End) => break,
+                    None => return Err(io::Error::new(io::ErrorKind::Interrupted, "body not received")),
+                }
+            }
+            file.sync_all()?;
+            Ok(hashers.finish())
+        });
+        let mut stream = body.into_data_stream();
+        let mut total = 0u64;
+        let mut failure = None;
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(chunk) => {
+                    total += chunk.len() as u64;
+                    stats.add_in(chunk.len() as u64);
+                    if total > limit {
+                        failure = Some(ApiError::entity_too_large());
+                        break;
+                    }
+                    if tx.send(Msg::Data(chunk)).await.is_err() {
+                        break; // the writer failed; its error is reported below
+                    }
+                }
+                Err(e) => {
+                    failure = Some(ApiError::new(
+                        axum::http::StatusCode::BAD_REQUEST,
+                        "IncompleteBody",
+                        format!("The request body could not be read: {e}"),
+                    ));
+                    break;
+                }
+            }
+        }
+        if failure.is_none() {
+            let _ = tx.send(Msg::End).await;
+        }
+        drop(tx);
+        let written = writer.await?;
+        if let Some(failure) = failure {
+            return Err(failure);
+        }
+        Ok(written?)
+    }
+
+    /// Stream `pieces` (blob id, offset, length). The first blob is opened before this
+    /// returns, so a blob removed by a concurrent replace is reported now, not mid-body.
+    pub async fn stream(
+        &self,
+        pieces: Vec<(String, u64, u64)>,
+        stats: Arc<Stats>,
+    ) -> io::Result<impl Stream<Item = io::Result<Bytes>> + Send + 'static> {
+        let mut queue: VecDeque<(PathBuf, u64, u64)> = pieces
+            .into_iter()
+            .map(|(id, off, len)| (self.path(&id), off, len))
+            .collect();
+        let first = match queue.pop_front() {
+            Some((path, off, len)) => {
+                let mut file = tokio::fs::File::open(&path).await?;
+                file.seek(SeekFrom::Start(off)).await?;
+                Some((file, len))
+            }
+            None => None,
+        };
+        struct State {
+            queue: VecDeque<(PathBuf, u64, u64)>,
+            current: Option<(tokio::fs::File, u64)>,
+            stats: Arc<Stats>,
+        }
+        let state = State {
+            queue,
+            current: first,
+            stats,
+        };
+        Ok(futures_util::stream::unfold(Some(state), |state| async move {
+            let mut st = state?;
+            loop {
+                match st.current.take() {
+                    Some((mut file, left)) if left > 0 => {
+                        let want = READ_CHUNK.min(usize::try_from(left).unwrap_or(usize::MAX));
+                        let mut buf = vec![0u8; want];
+                        match file.read(&mut buf).await {
+                            Ok(0) => {
+                                let e = io::Error::new(io::ErrorKind::UnexpectedEof, "blob shorter than recorded");
+                                return Some((Err(e), None));
+                            }
+                            Ok(n) => {
+                                buf.truncate(n);
+                                st.stats.add_out(n as u64);
+                                st.current = Some((file, left - n as u64));
+                                return Some((Ok(Bytes::from(buf)), Some(st)));
+                            }
+                            Err(e) => return Some((Err(e), None)),
+                        }
+                    }
+                    _ => {
+                        let (path, off, len) = st.queue.pop_front()?;
+                        let opened = async {
+                            let mut file = tokio::fs::File::open(&path).await?;
+                            file.seek(SeekFrom::Start(off)).await?;
+                            Ok::<_, io::Error>(file)
+                        }
+                        .await;
+                        match opened {
+                            Ok(file) => st.current = Some((file, len)),
+                            Err(e) => return Some((Err(e), None)),
+                        }
+                    }
+                }
+            }
+        }))
+    }
+}
