@@ -93,7 +93,8 @@ async fn server_requests(endpoint: &str) -> Option<BTreeMap<String, u64>> {
         requests: BTreeMap<String, u64>,
     }
     let answer = reqwest::get(format!("{endpoint}/_stats")).await.ok()?;
-    answer.json::<Stats>().await.ok().map(|s| s.requests)
+    let body = answer.bytes().await.ok()?;
+    serde_json::from_slice::<Stats>(&body).ok().map(|s| s.requests)
 }
 
 fn delta(before: &Option<BTreeMap<String, u64>>, after: &Option<BTreeMap<String, u64>>) -> Option<u64> {
@@ -150,15 +151,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if client.head_bucket(&o.bucket).await.is_err() {
         client.put_bucket(&o.bucket).await?;
     }
-    println!("endpoint {endpoint}, bucket {}, data in {}", o.bucket, temp.path().display());
+    println!(
+        "endpoint {endpoint}, bucket {}, data in {}",
+        o.bucket,
+        temp.path().display()
+    );
 
-    let block = Bytes::from((0..part).map(|i| (i as u32).wrapping_mul(2_654_435_761) as u8 ^ (i >> 13) as u8).collect::<Vec<u8>>());
+    let block = Bytes::from(
+        (0..part)
+            .map(|i| (i as u32).wrapping_mul(2_654_435_761) as u8 ^ (i >> 13) as u8)
+            .collect::<Vec<u8>>(),
+    );
 
     // (a) Multipart write.
     let key = "bench/large.bin";
     let before = server_requests(&endpoint).await;
     let started = Instant::now();
-    let upload_id = client.initiate_multipart_upload(&o.bucket, key, &PutOptions::default()).await?;
+    let upload_id = client
+        .initiate_multipart_upload(&o.bucket, key, &PutOptions::default())
+        .await?;
     let mut completed: Vec<CompletedPart> = stream::iter(0..parts)
         .map(|i| {
             let (c, bucket, id, block) = (client.clone(), o.bucket.clone(), upload_id.clone(), block.clone());
@@ -215,7 +226,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|i| {
             let (c, bucket) = (client.clone(), o.bucket.clone());
             let body = part_bytes(&block, i, small.min(part).max(8));
-            async move { c.put_object(&bucket, &format!("bench/small/{i:05}"), body, &PutOptions::default()).await }
+            async move {
+                c.put_object(&bucket, &format!("bench/small/{i:05}"), body, &PutOptions::default())
+                    .await
+            }
         })
         .buffer_unordered(o.small_inflight)
         .try_collect::<Vec<_>>()
@@ -238,9 +252,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // (d) Local disk ceiling.
     let disk_time = disk_ceiling(temp.path(), &block, parts, part)?;
 
-    let per = |r: Option<u64>, n: usize| r.map_or("n/a (no /_stats)".to_string(), |r| format!("{:.3}", r as f64 / n as f64));
+    let per = |r: Option<u64>, n: usize| {
+        r.map_or("n/a (no /_stats)".to_string(), |r| {
+            format!("{:.3}", r as f64 / n as f64)
+        })
+    };
     println!();
-    println!("large object: {} MiB in {parts} parts of {} MiB, {} in flight", total / MIB, o.part_mib, o.inflight);
+    println!(
+        "large object: {} MiB in {parts} parts of {} MiB, {} in flight",
+        total / MIB,
+        o.part_mib,
+        o.inflight
+    );
     println!(
         "  multipart write : {:8.1} MB/s  ({:.2} s, {} requests)",
         mb_per_s(total, write_time),
@@ -258,7 +281,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         mb_per_s(total, disk_time),
         disk_time.as_secs_f64()
     );
-    println!("small objects: {} x {} KiB, {} in flight", o.small_count, o.small_kib, o.small_inflight);
+    println!(
+        "small objects: {} x {} KiB, {} in flight",
+        o.small_count, o.small_kib, o.small_inflight
+    );
     println!(
         "  put             : {:8.1} objects/s  ({:.2} s, {} requests/object)",
         o.small_count as f64 / small_write_time.as_secs_f64(),

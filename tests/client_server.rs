@@ -64,6 +64,35 @@ conformance_tests!(server_target;
     put_get_head, error_kinds, conditional_put, list_pagination, copy_object, append_table,
     multipart, upload_part_copy, deletes, buckets);
 
+/// The same checks with the bucket in the Host (`conformance.bos.test`), names pinned
+/// to the local server's address.
+mod virtual_host {
+    use super::*;
+    use bosmount::bos::client::Addressing;
+
+    async fn virtual_host_target() -> Target {
+        let local = start_server(0.0).await;
+        let port = local.server.addr.port();
+        let mut config = ClientConfig::new(format!("http://bos.test:{port}"), Credentials::local_default());
+        config.addressing = Addressing::VirtualHost;
+        config.resolve = [BUCKET, "no-such-bucket-x"]
+            .iter()
+            .map(|b| (format!("{b}.bos.test"), local.server.addr))
+            .chain([("bos.test".to_string(), local.server.addr)])
+            .collect();
+        let client = BosClient::new(config).expect("client");
+        Target {
+            api: Arc::new(client),
+            bucket: BUCKET.into(),
+            min_part: MIN_PART,
+            guard: Box::new(local),
+        }
+    }
+
+    conformance_tests!(virtual_host_target;
+        put_get_head, error_kinds, conditional_put, copy_object, append_table, multipart, upload_part_copy, deletes);
+}
+
 fn patterned(len: usize, seed: u64) -> Bytes {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     Bytes::from(
@@ -89,7 +118,9 @@ async fn files_end_up_correct_through_injected_failures() {
     let client = Arc::new(client_for(&local, Credentials::local_default(), retry));
 
     // Small objects, several in flight.
-    let objects: Vec<(String, Bytes)> = (0..40).map(|i| (format!("small/{i:03}"), patterned(3000 + i, i as u64))).collect();
+    let objects: Vec<(String, Bytes)> = (0..40)
+        .map(|i| (format!("small/{i:03}"), patterned(3000 + i, i as u64)))
+        .collect();
     stream::iter(objects.clone())
         .map(|(key, body)| {
             let c = client.clone();
@@ -105,7 +136,9 @@ async fn files_end_up_correct_through_injected_failures() {
         .initiate_multipart_upload(BUCKET, "multi", &PutOptions::default())
         .await
         .expect("initiate");
-    let parts: Vec<Bytes> = (0..6).map(|i| patterned(MIN_PART as usize * 2 + i, 100 + i as u64)).collect();
+    let parts: Vec<Bytes> = (0..6)
+        .map(|i| patterned(MIN_PART as usize * 2 + i, 100 + i as u64))
+        .collect();
     let mut completed = Vec::new();
     for (i, p) in parts.iter().enumerate() {
         let etag = client
@@ -143,12 +176,18 @@ async fn files_end_up_correct_through_injected_failures() {
     let got = client.get_object(BUCKET, "multi", None).await.expect("get multi");
     assert!(got.body[..] == parts.concat()[..], "multipart object differs");
     let got = client.get_object(BUCKET, "log", None).await.expect("get log");
-    assert_eq!(String::from_utf8_lossy(&got.body), String::from_utf8_lossy(&expected_log));
+    assert_eq!(
+        String::from_utf8_lossy(&got.body),
+        String::from_utf8_lossy(&expected_log)
+    );
 
     // Retries did happen.
     let sent: u64 = client.counts().values().sum();
     let logical = (objects.len() * 2 + parts.len() + 2 + 60 + 2) as u64;
-    assert!(sent > logical, "{sent} requests for {logical} operations: the failures were not injected");
+    assert!(
+        sent > logical,
+        "{sent} requests for {logical} operations: the failures were not injected"
+    );
 }
 
 #[tokio::test]
@@ -156,7 +195,10 @@ async fn wrong_credentials_are_access_denied_and_not_retried() {
     let local = start_server(0.0).await;
     let wrong_secret = client_for(
         &local,
-        Credentials::new(bosmount::bos::credentials::LOCAL_DEFAULT_ACCESS_KEY_ID, "not-the-secret"),
+        Credentials::new(
+            bosmount::bos::credentials::LOCAL_DEFAULT_ACCESS_KEY_ID,
+            "not-the-secret",
+        ),
         RetryConfig::default(),
     );
     let e = wrong_secret
@@ -174,7 +216,10 @@ async fn wrong_credentials_are_access_denied_and_not_retried() {
     assert_eq!(e.kind(), ErrorKind::AccessDenied, "{e}");
 
     let right = client_for(&local, Credentials::local_default(), RetryConfig::default());
-    assert!(right.head_object(BUCKET, "k").await.unwrap_err().is_not_found(), "nothing was written");
+    assert!(
+        right.head_object(BUCKET, "k").await.unwrap_err().is_not_found(),
+        "nothing was written"
+    );
 }
 
 #[tokio::test]
@@ -187,5 +232,9 @@ async fn stopped_server_is_a_quick_connect_error() {
     let started = Instant::now();
     let e = client.head_bucket(BUCKET).await.unwrap_err();
     assert!(matches!(e, BosError::Connect { .. }), "{e:?}");
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
 }

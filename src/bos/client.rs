@@ -50,6 +50,9 @@ pub struct ClientConfig {
     pub retry: RetryConfig,
     /// `User-Agent` header.
     pub user_agent: String,
+    /// Fixed addresses for host names, bypassing DNS (like `curl --resolve`); port 0
+    /// means the URL's port. Useful to reach a virtual-hosted endpoint on a given address.
+    pub resolve: Vec<(String, std::net::SocketAddr)>,
 }
 
 impl ClientConfig {
@@ -64,6 +67,7 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(120),
             retry: RetryConfig::default(),
             user_agent: format!("bosmount/{}", env!("CARGO_PKG_VERSION")),
+            resolve: Vec::new(),
         }
     }
 }
@@ -116,7 +120,11 @@ impl BosClient {
     /// Build a client; fails on an unusable endpoint or TLS setup.
     pub fn new(config: ClientConfig) -> BosResult<Self> {
         let endpoint = Endpoint::parse(&config.endpoint, config.addressing)?;
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        for (name, addr) in &config.resolve {
+            builder = builder.resolve(name, *addr);
+        }
+        let http = builder
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .user_agent(config.user_agent.clone())

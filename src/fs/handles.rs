@@ -30,6 +30,8 @@ pub(crate) struct OpenFile {
     pub key: String,
     /// Opened for writing.
     pub writable: bool,
+    /// Whether write or truncate ran on this handle (a flush before any write has nothing to commit).
+    pub touched: std::sync::atomic::AtomicBool,
     /// Reader or writer.
     pub state: tokio::sync::Mutex<HandleState>,
 }
@@ -52,6 +54,7 @@ impl HandleTable {
             ino,
             key,
             writable,
+            touched: std::sync::atomic::AtomicBool::new(false),
             state: tokio::sync::Mutex::new(state),
         });
         self.files.lock().unwrap_or_else(|p| p.into_inner()).insert(fh, file);

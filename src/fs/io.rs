@@ -108,13 +108,23 @@ impl BosFs {
                 file.key
             );
         })?;
+        file.touched.store(true, std::sync::atomic::Ordering::SeqCst);
         self.note_size(file.ino, writer.size());
         Ok(written as u32)
     }
 
     /// flush (each close of a descriptor): commit a writer; its error is the caller's.
+    ///
+    /// A flush before the handle wrote anything commits nothing: shells open a file, `dup2`
+    /// it and close the original descriptor before writing (`echo x > f`), and committing
+    /// there would upload the file twice. Such a file (e.g. from `touch`) is created at
+    /// release. Descriptors duplicated after writes (dup, fork) flush more than once; the
+    /// writer's commit is idempotent, so only the first flush after new writes uploads.
     pub async fn flush(&self, fh: u64) -> FsResult<()> {
         let file = self.handles.get(fh)?;
+        if !file.touched.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
         let mut state = file.state.lock().await;
         if let HandleState::Writer(writer) = &mut *state {
             self.commit(&file, writer).await?;
@@ -189,6 +199,7 @@ impl BosFs {
             let mut state = file.state.lock().await;
             if let HandleState::Writer(writer) = &mut *state {
                 writer.truncate(size).await?;
+                file.touched.store(true, std::sync::atomic::Ordering::SeqCst);
                 self.note_size(ino, writer.size());
                 return Ok(());
             }

@@ -349,6 +349,20 @@ impl fuser::Filesystem for FuseAdapter {
         reply.ok();
     }
 
+    fn getxattr(&self, _req: &Request, _n: INodeNo, _name: &OsStr, _size: u32, reply: fuser::ReplyXattr) {
+        // Extended attributes (user.* as x-bce-meta-*) come with the metadata work; until
+        // then no node has any.
+        reply.error(Errno::from_i32(libc::ENODATA));
+    }
+
+    fn listxattr(&self, _req: &Request, _n: INodeNo, size: u32, reply: fuser::ReplyXattr) {
+        if size == 0 {
+            reply.size(0);
+        } else {
+            reply.data(&[]);
+        }
+    }
+
     fn statfs(&self, _req: &Request, _n: INodeNo, reply: ReplyStatfs) {
         let s = self.fs.statfs();
         reply.statfs(

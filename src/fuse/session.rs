@@ -33,6 +33,8 @@ use crate::fuse::FuseAdapter;
 const READY_FD_ENV: &str = "BOSMOUNT_READY_FD";
 /// Longest time the pre-mount bucket check may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a signalled mount waits for open files to be closed after a lazy unmount.
+const SESSION_END_TIMEOUT: Duration = Duration::from_secs(30);
 /// FUSE request loop threads (they only parse requests and spawn tasks).
 const FUSE_THREADS: usize = 2;
 
@@ -71,18 +73,30 @@ fn run_foreground(args: &MountArgs, config: FsConfig, notifier: &ReadyPipe) -> R
         .map_err(|e| format!("cannot start the FUSE session: {e}"))?;
     log::info!("mounted {} on {}", args.source, args.mountpoint.display());
     notifier.send("mounted");
-    let signalled = runtime.block_on(wait_for_end(ended_rx));
-    if signalled {
+    let mut ended = ended_rx;
+    let signalled = runtime.block_on(wait_for_end(&mut ended));
+    let failures = if signalled {
         log::info!("finishing open uploads before unmounting");
         let failures = runtime.block_on(fs.commit_all());
-        if failures > 0 {
-            log::error!("{failures} upload(s) could not be finished");
-        }
         if let Err(e) = unmounter.unmount() {
-            log::warn!("unmount of {} failed: {e}", args.mountpoint.display());
+            log::warn!(
+                "unmount of {} failed ({e}); detaching it lazily",
+                args.mountpoint.display()
+            );
+            lazy_unmount(&args.mountpoint);
         }
+        let waited = runtime.block_on(async { tokio::time::timeout(SESSION_END_TIMEOUT, &mut ended).await });
+        if waited.is_err() {
+            log::warn!("files are still open after {SESSION_END_TIMEOUT:?}; exiting anyway");
+            runtime.shutdown_timeout(Duration::from_secs(1));
+            return Ok(());
+        }
+        failures
     } else {
-        runtime.block_on(fs.commit_all());
+        runtime.block_on(fs.commit_all())
+    };
+    if failures > 0 {
+        log::error!("{failures} upload(s) could not be finished");
     }
     if loop_thread.join().is_err() {
         log::error!("the FUSE session thread panicked");
@@ -92,8 +106,20 @@ fn run_foreground(args: &MountArgs, config: FsConfig, notifier: &ReadyPipe) -> R
     Ok(())
 }
 
+/// Detach the mount even though files are open (they keep working until closed).
+fn lazy_unmount(mountpoint: &Path) {
+    let status = std::process::Command::new("fusermount3")
+        .arg("-u")
+        .arg("-z")
+        .arg(mountpoint)
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        log::warn!("lazy unmount of {} failed", mountpoint.display());
+    }
+}
+
 /// Wait for SIGINT/SIGTERM (true) or the end of the session (false).
-async fn wait_for_end(ended: tokio::sync::oneshot::Receiver<std::io::Result<()>>) -> bool {
+async fn wait_for_end(ended: &mut tokio::sync::oneshot::Receiver<std::io::Result<()>>) -> bool {
     use tokio::signal::unix::{signal, SignalKind};
     let (mut term, mut int) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
         (Ok(t), Ok(i)) => (t, i),

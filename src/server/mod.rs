@@ -6,6 +6,20 @@
 //! Layout: `routes` (pure routing), `auth_check` (signatures), `http` (the axum glue),
 //! `handlers/*` (one file per group of operations), `request` / `response` (headers),
 //! `store/*` (index, blobs, records), [`stats`], `faults`.
+//!
+//! Data directory: `index.redb` (buckets, objects, uploads, parts; ordered by key bytes),
+//! `blobs/<random id>` (content; an object is a list of blob segments, so a completed
+//! multipart upload is its parts' blobs and a copy hard-links them), `tmp/` (bodies being
+//! received). A write is temp file → fsync → rename → fsync dir → durable index commit →
+//! answer; replaced blobs are removed afterwards and crash leftovers at startup.
+//!
+//! Decisions where BOS is silent: `RequestExpired` is 400, a signing time more than 15
+//! minutes ahead is 403 `RequestTimeTooSkewed`; with configured credentials lacking an STS
+//! token any `x-bce-security-token` is accepted (it is still signed), with a token it must
+//! match (else 400 `InvalidSessionToken`). Requests are counted in `/_stats` after routing,
+//! before fault injection and authentication. Normal objects report
+//! `x-bce-object-type: Normal`. Appendable objects report `Content-MD5` only until their
+//! first append (the whole-content MD5 is not kept incrementally).
 
 mod auth_check;
 mod error;

@@ -35,7 +35,7 @@ macro_rules! conformance_tests {
             #[tokio::test]
             async fn $name() {
                 let target = $make().await;
-                common::conformance::$name(&target).await;
+                $crate::common::conformance::$name(&target).await;
             }
         )+
     };

@@ -1,12 +1,38 @@
 //! Read path of one open file: ranged GetObject requests with sequential read-ahead.
 //!
-//! SKELETON: every read is one ranged GET of exactly the asked range; read-ahead follows.
+//! A [`FileReader`] serves the reads of one file handle. It tells two kinds of reader apart:
+//!
+//! - Sequential: each read starts where the previous one ended (or inside data already held).
+//!   Read-ahead fetches beyond the read, as ranged GETs of up to `request_size` spawned as
+//!   tasks, up to `max_requests_in_flight` of them at once, kept in file order; the window
+//!   starts at `initial_window` and doubles up to `max_window` ([`window`]). Reads are then
+//!   served from those chunks, so a kernel's 128 KiB reads cost a few large GETs.
+//! - Random: a read anywhere else is a seek. Everything held or in flight is dropped (and
+//!   its requests aborted), the window goes back to its initial size, and exactly the asked
+//!   range is fetched (clipped to the end of the file). If the reader then continues
+//!   sequentially, read-ahead starts again from the initial window.
+//!
+//! Memory per reader stays below `max_window + request_size` whatever the file size.
+//! Every answer must carry the ETag and size seen at open; otherwise the read fails with
+//! [`ReadError::Changed`] rather than mix two versions of the object. A failed request only
+//! fails the read that needs its bytes; a later read asks again. Dropping the reader aborts
+//! its requests.
+
+mod fetch;
+mod window;
+
+#[cfg(test)]
+mod scripted_bos;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::bos::{BosApi, BosError, ByteRange};
+use crate::bos::{BosApi, BosError};
+use fetch::{ChunkQueue, Fetcher, Version};
+use window::{PlanInput, ReadAhead};
 
 /// Tuning of the read path, shared by every reader of a mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +48,8 @@ pub struct ReadConfig {
 }
 
 impl Default for ReadConfig {
+    /// 1 MiB first window (cheap for readers of file heads), 64 MiB largest window, 8 MiB
+    /// requests (large enough that per-request latency is amortised), 4 in flight.
     fn default() -> Self {
         ReadConfig {
             initial_window: 1024 * 1024,
@@ -54,21 +82,26 @@ pub enum ReadError {
     },
 }
 
+/// How far behind the data held a read may start and still be taken for one of the
+/// reader's own reads arriving out of order (the kernel sends up to 1 MiB per read and may
+/// have several in flight) rather than a seek.
+const STRAGGLER_DISTANCE: u64 = 1024 * 1024;
+
 /// The read state of one file handle opened for reading.
 #[derive(Debug)]
 pub struct FileReader {
-    api: Arc<dyn BosApi>,
-    bucket: String,
-    key: String,
-    size: u64,
-    etag: String,
-    #[allow(dead_code)]
-    config: Arc<ReadConfig>,
-    bytes_fetched: u64,
+    fetcher: Fetcher,
+    version: Version,
+    read_ahead: ReadAhead,
+    chunks: ChunkQueue,
+    /// Where the previous read ended: a read starting here is sequential.
+    next_offset: u64,
+    max_bytes_held: u64,
 }
 
 impl FileReader {
-    /// A reader of `bucket/key`, whose `size` and `etag` are those known at open time.
+    /// A reader of `bucket/key`, whose `size` and `etag` are those known at open time (an
+    /// empty `etag` means unknown: the first answer's is then the one held to).
     pub fn new(
         api: Arc<dyn BosApi>,
         bucket: String,
@@ -78,36 +111,121 @@ impl FileReader {
         config: Arc<ReadConfig>,
     ) -> Self {
         FileReader {
-            api,
-            bucket,
-            key,
-            size,
-            etag,
-            config,
-            bytes_fetched: 0,
+            fetcher: Fetcher::new(api, &bucket, &key),
+            version: Version { etag, size },
+            read_ahead: ReadAhead::new(&config),
+            chunks: ChunkQueue::default(),
+            next_offset: 0,
+            max_bytes_held: 0,
         }
     }
 
     /// Bytes at `offset`, at most `len` (fewer only at end of file; empty at or after it).
+    /// Cancel-safe: if the future is dropped, the reader stays usable.
     pub async fn read(&mut self, offset: u64, len: u32) -> Result<Bytes, ReadError> {
-        if offset >= self.size || len == 0 {
+        let size = self.version.size;
+        if offset >= size || len == 0 {
             return Ok(Bytes::new());
         }
-        let end = self.size.min(offset + u64::from(len));
-        let range = ByteRange {
-            start: offset,
-            end: Some(end - 1),
-        };
-        let result = self.api.get_object(&self.bucket, &self.key, Some(range)).await?;
-        self.bytes_fetched += result.body.len() as u64;
-        if result.meta.etag != self.etag || result.body.len() as u64 != end - offset {
-            return Err(ReadError::Changed { key: self.key.clone() });
+        let end = size.min(offset.saturating_add(u64::from(len)));
+        let held = self.chunks.contains(offset);
+        if !held && offset != self.next_offset {
+            if self.is_straggler(offset, end) {
+                return self.read_exact(offset, end).await;
+            }
+            return self.read_random(offset, end).await;
         }
-        Ok(result.body)
+        if !held && self.chunks.end() != offset {
+            self.chunks.reset_at(offset);
+        }
+        self.chunks.drop_before(offset);
+        self.schedule(end);
+        let result = self
+            .chunks
+            .read(offset..end, &mut self.version, self.fetcher.key())
+            .await;
+        if let Err(ReadError::Changed { .. }) = &result {
+            self.chunks.reset_at(offset);
+            self.read_ahead.reset();
+        }
+        let bytes = result?;
+        self.next_offset = end;
+        self.chunks.drop_before(end);
+        Ok(bytes)
+    }
+
+    /// A seek: drop what is held and fetch exactly `offset..end`.
+    async fn read_random(&mut self, offset: u64, end: u64) -> Result<Bytes, ReadError> {
+        self.chunks.reset_at(end);
+        self.read_ahead.reset();
+        self.next_offset = end;
+        self.read_exact(offset, end).await
+    }
+
+    /// A read that ends just before the data held while the reader is further on: a
+    /// request the kernel sent earlier but that arrived late. Serving it must not throw away
+    /// the read-ahead the reader is about to use.
+    fn is_straggler(&self, offset: u64, end: u64) -> bool {
+        self.chunks.held() > 0
+            && offset < self.chunks.start()
+            && self.chunks.start() - offset <= STRAGGLER_DISTANCE
+            && end <= self.next_offset
+    }
+
+    /// Exactly `offset..end`, fetched now, leaving read-ahead alone.
+    async fn read_exact(&mut self, offset: u64, end: u64) -> Result<Bytes, ReadError> {
+        let result = self.fetcher.fetch(offset..end).await?;
+        let checked = self.version.check(self.fetcher.key(), &(offset..end), result);
+        if let Err(ReadError::Changed { .. }) = &checked {
+            self.chunks.reset_at(end);
+            self.read_ahead.reset();
+        }
+        checked
+    }
+
+    /// The object is now known to be `size` bytes with ETag `etag` (the filesystem saw it
+    /// change, e.g. grow by an append): drop what is held and serve that version from now on.
+    pub fn set_object(&mut self, size: u64, etag: String) {
+        self.version = Version { etag, size };
+        self.chunks.reset_at(self.next_offset);
+        self.read_ahead.reset();
+    }
+
+    /// Request what the window policy says: the bytes up to `needed_end` the current read
+    /// lacks, plus read-ahead. Called once per read, before waiting for its bytes, so the
+    /// window doubles at most once per read while it ramps up.
+    fn schedule(&mut self, needed_end: u64) {
+        let plan = self.read_ahead.plan(PlanInput {
+            held_start: self.chunks.start(),
+            fetch_end: self.chunks.end(),
+            needed_end,
+            size: self.version.size,
+            in_flight: self.chunks.in_flight(),
+        });
+        for range in plan {
+            let handle = self.fetcher.spawn(range.clone());
+            self.chunks.push(range, handle);
+        }
+        self.max_bytes_held = self.max_bytes_held.max(self.chunks.held());
     }
 
     /// Total bytes received from BOS by this reader so far.
     pub fn bytes_fetched(&self) -> u64 {
-        self.bytes_fetched
+        self.fetcher.bytes_fetched()
+    }
+
+    /// Bytes held in memory or being fetched now.
+    pub fn bytes_held(&self) -> u64 {
+        self.chunks.held()
+    }
+
+    /// The most bytes held or being fetched at any one time (at most `max_window + request_size`).
+    pub fn max_bytes_held(&self) -> u64 {
+        self.max_bytes_held
+    }
+
+    /// The current read-ahead window in bytes.
+    pub fn window(&self) -> u64 {
+        self.read_ahead.window()
     }
 }

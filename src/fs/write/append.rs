@@ -406,7 +406,7 @@ impl AppendState {
                             }
                             ErrorKind::Transport | ErrorKind::Unavailable => {
                                 log::warn!("{}: append at {offset} may or may not have landed ({e})", t.key);
-                                if self.check_landed(offset, &body).await? {
+                                if self.check_landed(offset, &body, false).await? {
                                     return Ok(());
                                 }
                             }
@@ -433,7 +433,7 @@ impl AppendState {
                             }
                             ErrorKind::Transport | ErrorKind::Unavailable => {
                                 log::warn!("{}: creating append may or may not have landed ({e})", t.key);
-                                if self.check_landed(0, &body).await? {
+                                if self.check_landed(0, &body, origin == Origin::Replace).await? {
                                     return Ok(());
                                 }
                                 if origin == Origin::Replace {
@@ -535,11 +535,17 @@ impl AppendState {
     }
 
     /// After an ambiguous failure of an append at `offset`: did `body` land there? If not, the
-    /// state now points at the current end (or says the object is missing).
-    async fn check_landed(&mut self, offset: u64, body: &Bytes) -> Result<bool, WriteError> {
+    /// state now points at the current end (or says the object is missing). A replacement
+    /// (`whole`) landed only if the object is exactly `body`.
+    async fn check_landed(&mut self, offset: u64, body: &Bytes, whole: bool) -> Result<bool, WriteError> {
         self.resync().await?;
         let end = offset + body.len() as u64;
-        if self.origin == Origin::Appendable && self.next_offset >= end && self.bytes_at(offset, body).await? {
+        let long_enough = if whole {
+            self.next_offset == end
+        } else {
+            self.next_offset >= end
+        };
+        if self.origin == Origin::Appendable && long_enough && self.bytes_at(offset, body).await? {
             log::info!("{}: the append at {offset} had landed", self.target.key);
             return Ok(true);
         }

@@ -53,6 +53,11 @@ impl TailBuffer {
         self.data.is_empty()
     }
 
+    /// The bytes held, from the window start.
+    pub fn bytes(&self) -> &[u8] {
+        &self.data
+    }
+
     /// Bytes allocated.
     pub fn capacity(&self) -> usize {
         self.data.capacity()

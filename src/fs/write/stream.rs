@@ -134,9 +134,10 @@ impl StreamWriter {
         Ok(())
     }
 
-    /// Read `[offset, offset + len)` of the file as this writer holds it. Only the tail window
-    /// (and zeros past it up to the size) can be read: parts already uploaded are not readable
-    /// until the upload completes ([`WriteError::NonSequential`]).
+    /// Read `[offset, offset + len)` of the file as this writer holds it: the tail window from
+    /// memory, bytes after it from the old object (nothing after the tail was written) or zeros.
+    /// Parts already uploaded are not readable until the upload completes
+    /// ([`WriteError::NonSequential`]).
     pub async fn read(&mut self, offset: u64, len: usize) -> Result<bytes::Bytes, WriteError> {
         self.usable()?;
         let end = offset.saturating_add(len as u64).min(self.size);
@@ -149,15 +150,26 @@ impl StreamWriter {
                 uploaded: self.tail.start(),
             });
         }
-        if let Err(e) = self.ensure_loaded().await {
-            return Err(self.fail(e).await);
+        let total = (end - offset) as usize;
+        let mut out = Vec::with_capacity(total);
+        let (start, window_end) = (self.tail.start(), self.tail.end());
+        if offset < window_end {
+            if let Err(e) = self.ensure_loaded().await {
+                return Err(self.fail(e).await);
+            }
+            let held = self.tail.bytes();
+            let a = ((offset - start) as usize).min(held.len());
+            let b = ((end.min(window_end) - start) as usize).min(held.len());
+            out.extend_from_slice(&held[a..b]);
+            out.resize((end.min(window_end) - offset) as usize, 0);
         }
-        let start = (offset - self.tail.start()) as usize;
-        let stop = (end - self.tail.start()) as usize;
-        let window = self.tail.snapshot(stop.min(self.tail.limit()));
-        let mut out = Vec::with_capacity(stop - start);
-        out.extend_from_slice(&window[start.min(window.len())..]);
-        out.resize(stop - start, 0);
+        if end > window_end {
+            if let Some(base) = &self.base {
+                let old = base.read(&self.target, offset.max(window_end), end).await?;
+                out.extend_from_slice(&old);
+            }
+            out.resize(total, 0);
+        }
         Ok(bytes::Bytes::from(out))
     }
 

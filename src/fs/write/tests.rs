@@ -129,7 +129,7 @@ async fn file_of_exactly_one_part_is_still_one_put() {
 async fn hundred_mib_streams_as_multipart_within_the_memory_bound() {
     let bos = service(MIB as u64);
     // Every request takes a little while, so parts really are in flight together.
-    bos.set_delay(Duration::from_millis(3));
+    bos.set_delay(Duration::from_millis(20));
     let (part, conc) = (MIB, 4);
     let mut w = create(&bos, "big", config(part, conc));
     let data = pattern(100 * MIB + 12345, 3);
@@ -143,6 +143,7 @@ async fn hundred_mib_streams_as_multipart_within_the_memory_bound() {
     assert_eq!(bos.upload_count(B), 0);
     assert!(stored(&bos, "big") == data, "stored bytes differ");
     let high = w.memory_high_water();
+    eprintln!("100 MiB through 1 MiB parts, 4 in flight: memory high water {high} bytes");
     assert!(
         high <= part * (conc + 1),
         "high water {high} exceeds {}",
@@ -1009,6 +1010,33 @@ async fn reading_through_a_writer() {
     .expect("open");
     w.write(2, b"ab").await.expect("write");
     assert_eq!(&w.read(0, 5).await.expect("read")[..], b"01ab4");
+    // A large existing object: bytes past the tail window come from the old object.
+    let old = pattern(3 * MIB + 100, 22);
+    let meta = put(&bos, "large", &old).await;
+    let mut w = FileWriter::open_existing(
+        api(&bos),
+        B.into(),
+        "large".into(),
+        PutOptions::default(),
+        config(MIB, 2),
+        meta,
+    )
+    .await
+    .expect("open");
+    w.write(MIB as u64 - 2, b"XYZW").await.expect("write across windows");
+    let mut expect = old.clone();
+    expect[MIB - 2..MIB + 2].copy_from_slice(b"XYZW");
+    let got = w.read(MIB as u64, 2 * MIB).await.expect("read");
+    assert!(got[..] == expect[MIB..3 * MIB], "read past the tail differs");
+    w.truncate(3 * MIB as u64 + 50).await.expect("shrink");
+    w.truncate(3 * MIB as u64 + 100).await.expect("grow");
+    let got = w.read(3 * MIB as u64, 100).await.expect("read");
+    assert_eq!(&got[..50], &old[3 * MIB..3 * MIB + 50]);
+    assert!(
+        got[50..].iter().all(|&b| b == 0),
+        "bytes cut by truncate must read as zeros"
+    );
+    w.abort().await;
     // Multipart: only the tail is readable.
     let mut w = create(&bos, "mp", config(MIB, 2));
     let data = pattern(2 * MIB + 10, 21);
@@ -1022,4 +1050,19 @@ async fn reading_through_a_writer() {
     a.write(0, b"waiting\n").await.expect("write");
     assert_eq!(&a.read(3, 100).await.expect("read")[..], b"bos\nwaiting\n");
     assert_eq!(&a.read(8, 3).await.expect("read")[..], b"ait");
+}
+
+#[tokio::test]
+async fn truncate_to_zero_of_an_append_handle_survives_a_failed_send() {
+    let bos = service(MIB as u64);
+    let meta = put_appendable(&bos, "z.log", b"old\n").await;
+    let mut w = appender(&bos, "z.log", append_config(1024), Some(meta)).await;
+    w.truncate(0).await.expect("truncate");
+    // The replacing (empty) append fails before landing: it must be sent again, not taken as
+    // done because an Appendable object exists.
+    bos.inject(Fault::on(Operation::AppendObject).status(503, "ServiceUnavailable"));
+    let c = w.commit().await.expect("commit");
+    assert_eq!(c.size, 0);
+    assert!(stored(&bos, "z.log").is_empty());
+    assert_eq!(bos.count(Operation::AppendObject), 2);
 }

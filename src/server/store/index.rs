@@ -529,4 +529,42 @@ mod tests {
             .expect("list");
         assert_eq!(keys(&inside), (vec!["a0", "c"], vec!["b/"]));
     }
+
+    #[test]
+    fn listing_scales_to_100k_objects() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let idx = Index::open(&dir.path().join("i.redb")).expect("open");
+        idx.create_bucket("b", &BucketRecord { created_ms: 0 }).expect("bucket");
+        let value = enc(&record()).expect("enc");
+        let txn = idx.db.begin_write().expect("txn");
+        {
+            let mut table = txn.open_table(OBJECTS).expect("table");
+            for i in 0..100_000u32 {
+                let key = format!("d{:02}/f{i:06}", i % 100);
+                table.insert(("b", key.as_str()), value.as_slice()).expect("insert");
+            }
+        }
+        txn.commit().expect("commit");
+        let p = |prefix, delimiter, marker, max| ListParams {
+            prefix,
+            delimiter,
+            marker,
+            max,
+        };
+        let start = std::time::Instant::now();
+        let top = idx.list_objects("b", p("", Some("/"), None, 1000)).expect("list");
+        assert_eq!(top.prefixes.len(), 100, "one prefix per directory, found by skipping");
+        let deep = idx
+            .list_objects("b", p("d99/", None, Some("d99/f050000"), 300))
+            .expect("list");
+        assert_eq!(deep.contents.len(), 300);
+        assert_eq!(deep.contents[0].0, "d99/f050099");
+        assert!(deep.truncated);
+        let tail = idx
+            .list_objects("b", p("", None, Some("d99/f099899"), 1000))
+            .expect("list");
+        assert_eq!(tail.contents.len(), 1);
+        let elapsed = start.elapsed();
+        assert!(elapsed < std::time::Duration::from_secs(2), "{elapsed:?}");
+    }
 }
