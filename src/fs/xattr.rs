@@ -12,10 +12,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 use crate::bos::ObjectMeta;
-use crate::fs::attr::{NodeKind, ObjectAttr};
+use crate::fs::attr::NodeKind;
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::inode::InodeNo;
-use crate::fs::meta_cache::Cached;
 use crate::fs::{meta_codec, path_of, BosFs};
 
 /// `setxattr` flag: fail if the attribute exists.
@@ -113,10 +112,7 @@ impl BosFs {
         if let Some(options) = self.writer_options(ino).await {
             return Ok(options.user_meta);
         }
-        let meta: Arc<ObjectMeta> = match self.cache().get(&node.key) {
-            Some(Cached::Found(ObjectAttr { meta: Some(m), .. })) => m,
-            _ => Arc::new(self.head(&node.key).await?),
-        };
+        let meta: Arc<ObjectMeta> = self.known_meta(&node.key).await?;
         Ok(meta.user_meta.clone())
     }
 }
