@@ -22,4 +22,4 @@ async fn memory_target() -> Target {
 
 conformance_tests!(memory_target;
     put_get_head, error_kinds, conditional_put, list_pagination, copy_object, append_table,
-    multipart, upload_part_copy, deletes, buckets);
+    multipart, upload_part_copy, deletes, buckets, edge_rules);

@@ -62,7 +62,7 @@ async fn server_target() -> Target {
 
 conformance_tests!(server_target;
     put_get_head, error_kinds, conditional_put, list_pagination, copy_object, append_table,
-    multipart, upload_part_copy, deletes, buckets);
+    multipart, upload_part_copy, deletes, buckets, edge_rules);
 
 /// The same checks with the bucket in the Host (`conformance.bos.test`), names pinned
 /// to the local server's address.

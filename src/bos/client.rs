@@ -1,18 +1,20 @@
 //! [`BosClient`]: the HTTP implementation of [`crate::bos::BosApi`] over reqwest (rustls).
 //!
 //! Every operation describes its request as a [`request::Call`] and hands it to one
-//! function, [`BosClient::send`], which owns the plumbing: the URL in the chosen
+//! function, `BosClient::send`, which owns the plumbing: the URL in the chosen
 //! addressing style, BCE signing with a fresh `x-bce-date` on every attempt, the retry
 //! loop ([`crate::bos::retry`]), error decoding and per-operation request counters.
 //! AppendObject, which is not idempotent, goes through a guarded retry (see `append`).
 //!
 //! Submodules: `endpoint` (where requests go), `request` (headers and signing),
 //! `response` (decoding answers), `api` (the operations), `append` (safe append
-//! retries), and [`validate`] (checks made before sending, shared with the in-memory twin).
+//! retries), [`paging`] (a paginating listing stream over any backend),
+//! and [`validate`] (checks made before sending, shared with the in-memory twin).
 
 mod api;
 mod append;
 pub mod endpoint;
+pub mod paging;
 pub mod request;
 pub mod response;
 pub mod validate;

@@ -807,3 +807,52 @@ pub async fn buckets(t: &Target) {
         Err(BosError::InvalidArgument(_))
     ));
 }
+
+/// Smaller rules: ARCHIVE cannot be appended to; ListMultipartUploads pages by key;
+/// ListParts on an upload of another key is NotFound.
+pub async fn edge_rules(t: &Target) {
+    let (api, b) = (&*t.api, t.bucket.as_str());
+    let archive = PutOptions {
+        storage_class: Some(StorageClass::Archive),
+        ..opts()
+    };
+    assert_eq!(
+        kind_of(
+            api.append_object(b, "cold-log", None, Bytes::from_static(b"x"), &archive)
+                .await
+        ),
+        ErrorKind::InvalidRequest
+    );
+    assert_eq!(kind_of(api.head_object(b, "cold-log").await), ErrorKind::NotFound);
+
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let key = format!("up/{i}");
+        ids.push((
+            key.clone(),
+            api.initiate_multipart_upload(b, &key, &opts()).await.expect("initiate"),
+        ));
+    }
+    let mut request = ListUploadsRequest {
+        max_uploads: Some(2),
+        ..ListUploadsRequest::default()
+    };
+    let mut seen = Vec::new();
+    for _ in 0..10 {
+        let page = api.list_multipart_uploads(b, &request).await.expect("list uploads");
+        assert!(page.uploads.len() <= 2);
+        seen.extend(page.uploads.iter().map(|u| u.key.clone()));
+        if !page.is_truncated {
+            break;
+        }
+        request.key_marker = Some(page.next_key_marker.expect("truncated page has a marker"));
+    }
+    assert_eq!(seen, ids.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>());
+    assert_eq!(
+        kind_of(api.list_parts(b, "up/other", &ids[0].1, None, None).await),
+        ErrorKind::NotFound
+    );
+    for (key, id) in &ids {
+        api.abort_multipart_upload(b, key, id).await.expect("abort");
+    }
+}
