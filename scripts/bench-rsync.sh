@@ -90,7 +90,7 @@ run_rsync() { # label
   t1=$(secs)
   echo "== $1: $(elapsed $t0 $t1) s, exit $rc, regular files transferred: $(echo "$out" | transferred)"
   echo "requests: $(stats | per 500 file)"
-  [ "$rc" -eq 0 ] || echo "$out" | grep -v '^$' | tail -5
+  [ "$rc" -eq 0 ] || { echo "rsync errors (first 5):"; echo "$out" | grep -E '^rsync' | head -5; }
 }
 run_rsync "first rsync -a (500 files)"
 run_rsync "second rsync -a, same mount (no change)"
