@@ -686,15 +686,21 @@ fn archive_objects_cannot_be_appended_to_and_say_so() {
         StorageClass::Archive,
         "--storage-class ARCHIVE applies to new objects"
     );
-    let out = sh_out(mount.path(), "echo 'line' >> new.log");
+    // Either the creating `>>` fails, or the file is created (e.g. as a Normal ARCHIVE object)
+    // and the next `>>`, a real append, fails: the pair cannot both succeed.
+    let out = sh_out(mount.path(), "echo 'one' >> new.log && echo 'two' >> new.log");
     println!(
-        "[archive] `echo >> new.log` on an ARCHIVE mount: exit {:?}, stderr: {}",
+        "[archive] two `echo >> new.log` on an ARCHIVE mount: exit {:?}, stderr: {}",
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).trim()
     );
     assert!(
         !out.status.success(),
-        "creating an appendable file on a --storage-class ARCHIVE mount must fail, it succeeded"
+        "appending on a --storage-class ARCHIVE mount must fail with a clear error; both `echo >> new.log` succeeded \
+         (content now {:?})",
+        server
+            .block_on(client.get_object(BUCKET, "new.log", None))
+            .map(|g| String::from_utf8_lossy(&g.body).to_string())
     );
     if let Ok(meta) = server.block_on(client.head_object(BUCKET, "new.log")) {
         assert!(
