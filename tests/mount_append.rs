@@ -170,6 +170,27 @@ fn echo_append_loop_of_1000_lines_holds_exactly_those_lines() {
     assert_eq!(meta.next_append_offset, Some(want.len() as u64), "next append offset");
 }
 
+#[test]
+fn o_append_creates_an_appendable_object() {
+    let server = TestServer::start(ServerOptions::default());
+    let mount = Mount::start(server.endpoint(), &[]);
+    server.reset_stats();
+    sh_ok(mount.path(), "echo 'first line' >> new.log", &mount);
+    let stats = server.stats();
+    print_requests("one `echo >> new.log` creating the file", &stats, 1, "line");
+    let client = server.client();
+    let meta = server
+        .block_on(client.head_object(BUCKET, "new.log"))
+        .expect("HeadObject new.log");
+    assert_eq!(
+        meta.object_type,
+        ObjectType::Appendable,
+        "open(O_APPEND|O_CREAT) of a file that does not exist must create an Appendable object \
+         (AppendObject), not a Normal one; requests: {stats:?}"
+    );
+    assert_same(&object_bytes(&server, "new.log"), b"first line\n", "new.log");
+}
+
 // ---------------------------------------------------------------------------------------
 // A long-running logger and a reader on a second mount; fsync.
 // ---------------------------------------------------------------------------------------
@@ -665,15 +686,21 @@ fn archive_objects_cannot_be_appended_to_and_say_so() {
         StorageClass::Archive,
         "--storage-class ARCHIVE applies to new objects"
     );
-    let out = sh_out(mount.path(), "echo 'line' >> new.log");
+    // Either the creating `>>` fails, or the file is created (e.g. as a Normal ARCHIVE object)
+    // and the next `>>`, a real append, fails: the pair cannot both succeed.
+    let out = sh_out(mount.path(), "echo 'one' >> new.log && echo 'two' >> new.log");
     println!(
-        "[archive] `echo >> new.log` on an ARCHIVE mount: exit {:?}, stderr: {}",
+        "[archive] two `echo >> new.log` on an ARCHIVE mount: exit {:?}, stderr: {}",
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).trim()
     );
     assert!(
         !out.status.success(),
-        "creating an appendable file on a --storage-class ARCHIVE mount must fail, it succeeded"
+        "appending on a --storage-class ARCHIVE mount must fail with a clear error; both `echo >> new.log` succeeded \
+         (content now {:?})",
+        server
+            .block_on(client.get_object(BUCKET, "new.log", None))
+            .map(|g| String::from_utf8_lossy(&g.body).to_string())
     );
     if let Ok(meta) = server.block_on(client.head_object(BUCKET, "new.log")) {
         assert!(
@@ -687,18 +714,19 @@ fn archive_objects_cannot_be_appended_to_and_say_so() {
 // logrotate.
 // ---------------------------------------------------------------------------------------
 
-/// A logger: opens PATH with O_APPEND|O_CREAT, writes lines "TAG i" for i in 1..=N, closes.
+/// A logger: opens PATH with O_APPEND|O_CREAT, writes lines "TAG i" for i in FIRST..=LAST, closes.
 const LOGGER: &str = r#"
 import os, sys
-path, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+path, tag, first, last = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-for i in range(1, n + 1):
+for i in range(first, last + 1):
     os.write(fd, ("%s %d\n" % (tag, i)).encode())
 os.close(fd)
 "#;
 
-fn run_logger(mount: &Mount, file: &str, tag: &str, n: usize) {
-    let out = python(LOGGER, &[&mount.join(file).to_string_lossy(), tag, &n.to_string()]);
+fn run_logger(mount: &Mount, file: &str, tag: &str, lines: std::ops::RangeInclusive<usize>) {
+    let (first, last) = (lines.start().to_string(), lines.end().to_string());
+    let out = python(LOGGER, &[&mount.join(file).to_string_lossy(), tag, &first, &last]);
     assert!(
         out.status.success(),
         "the logger writing {file} failed: {}\nmount log:\n{}",
@@ -708,15 +736,28 @@ fn run_logger(mount: &Mount, file: &str, tag: &str, n: usize) {
 }
 
 /// The logrotate dance against the server at `endpoint`; `read` gets an object through the client.
-fn logrotate_scenario(endpoint: &str, read: &dyn Fn(&str) -> Option<Vec<u8>>) {
+fn logrotate_scenario(
+    endpoint: &str,
+    read: &dyn Fn(&str) -> Option<Vec<u8>>,
+    kind: &dyn Fn(&str) -> Option<ObjectType>,
+) {
     let mount = Mount::start(endpoint, &[]);
-    run_logger(&mount, "app.log", "first", 200);
+    // Two logger sessions: the file is Appendable after the second whichever way the first
+    // created it (creation itself is checked by o_append_creates_an_appendable_object).
+    run_logger(&mount, "app.log", "first", 1..=100);
+    run_logger(&mount, "app.log", "first", 101..=200);
+    assert_eq!(
+        kind("app.log"),
+        Some(ObjectType::Appendable),
+        "a logger's file must be an Appendable object; otherwise this test would not exercise the \
+         rename of an Appendable object"
+    );
     // logrotate: nobody writes; rename, then the logger starts a fresh file.
     sh_ok(mount.path(), "mv app.log app.log.1", &mount);
-    run_logger(&mount, "app.log", "second", 100);
+    run_logger(&mount, "app.log", "second", 1..=100);
     // The next rotation renames over nothing, then over an existing rotated file.
     sh_ok(mount.path(), "mv app.log.1 app.log.2 && mv app.log app.log.1", &mount);
-    run_logger(&mount, "app.log", "third", 50);
+    run_logger(&mount, "app.log", "third", 1..=50);
 
     let want = [
         ("app.log.2", numbered_lines("first", 200)),
@@ -728,7 +769,7 @@ fn logrotate_scenario(endpoint: &str, read: &dyn Fn(&str) -> Option<Vec<u8>>) {
         assert_same(&got, content.as_bytes(), &format!("{name} through the mount"));
     }
     // The logger can keep appending to the newest file after the rotations.
-    run_logger(&mount, "app.log", "more", 5);
+    run_logger(&mount, "app.log", "more", 1..=5);
     let newest = [numbered_lines("third", 50), numbered_lines("more", 5)].concat();
     mount.unmount();
 
@@ -760,12 +801,21 @@ fn logrotate_scenario(endpoint: &str, read: &dyn Fn(&str) -> Option<Vec<u8>>) {
 fn logrotate_rename_then_fresh_file_with_the_normal_server() {
     let server = TestServer::start(ServerOptions::default());
     let client = server.client();
-    logrotate_scenario(server.endpoint(), &|key| {
-        server
-            .block_on(client.get_object(BUCKET, key, None))
-            .ok()
-            .map(|g| g.body.to_vec())
-    });
+    logrotate_scenario(
+        server.endpoint(),
+        &|key| {
+            server
+                .block_on(client.get_object(BUCKET, key, None))
+                .ok()
+                .map(|g| g.body.to_vec())
+        },
+        &|key| {
+            server
+                .block_on(client.head_object(BUCKET, key))
+                .ok()
+                .map(|m| m.object_type)
+        },
+    );
 }
 
 /// A local server that refuses CopyObject of Appendable objects (`--refuse-appendable-copy`),
@@ -841,11 +891,21 @@ fn logrotate_rename_does_not_depend_on_copying_appendable_objects() {
     let error = refused.expect_err("the server must refuse CopyObject of an Appendable object");
     assert_eq!(error.code(), Some("NotAllowCopy"), "{error}");
 
-    logrotate_scenario(&endpoint, &|key| {
-        server
-            .runtime
-            .block_on(client.get_object(BUCKET, key, None))
-            .ok()
-            .map(|g| g.body.to_vec())
-    });
+    logrotate_scenario(
+        &endpoint,
+        &|key| {
+            server
+                .runtime
+                .block_on(client.get_object(BUCKET, key, None))
+                .ok()
+                .map(|g| g.body.to_vec())
+        },
+        &|key| {
+            server
+                .runtime
+                .block_on(client.head_object(BUCKET, key))
+                .ok()
+                .map(|m| m.object_type)
+        },
+    );
 }
