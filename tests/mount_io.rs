@@ -78,7 +78,7 @@ fn two_hundred_small_files_cost_two_hundred_puts_and_no_multipart() {
 #[test]
 fn flaky_server_still_ends_with_correct_files() {
     let server = TestServer::start(ServerOptions {
-        fail_rate: 0.1,
+        fail_rate: 0.2,
         ..ServerOptions::default()
     });
     let mount = Mount::start(server.endpoint(), &["--part-size", "1MiB"]);

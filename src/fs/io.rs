@@ -176,9 +176,9 @@ impl BosFs {
 
     /// release (last close): commit once more if needed, then forget the handle.
     pub async fn release(&self, fh: u64) -> FsResult<()> {
-        let Some(file) = self.handles.remove(fh) else {
-            return Err(FsError::BadHandle(fh));
-        };
+        // The handle stays in the table until its commit is done, so a chmod or utimes that
+        // arrives meanwhile (rsync sets times right after close) finds the writer and waits.
+        let file = self.handles.get(fh)?;
         let mut state = file.state.lock().await;
         let result = match &mut *state {
             HandleState::Writer(writer) => {
@@ -198,6 +198,8 @@ impl BosFs {
             }
             HandleState::Reader(_) => Ok(()),
         };
+        drop(state);
+        self.handles.remove(fh);
         self.inodes().close_handle(file.ino);
         result
     }
@@ -291,6 +293,11 @@ impl BosFs {
                 Err(e.into())
             }
         }
+    }
+
+    /// Commit `writer` of `file` now (rename of a file still being written).
+    pub(crate) async fn commit_handle(&self, file: &OpenFile, writer: &mut FileWriter) -> FsResult<Committed> {
+        self.commit(file, writer).await
     }
 
     async fn commit(&self, file: &OpenFile, writer: &mut FileWriter) -> FsResult<Committed> {

@@ -25,7 +25,10 @@ impl BosFs {
         let local = self.inodes().child(parent, name).filter(|n| n.local.is_some());
         if let Some(node) = local {
             // A file we are writing: the bucket may not have it yet.
-            let attr = ObjectAttr::file(0, node.local.map(|l| l.mtime).unwrap_or(self.mount_time), None);
+            let attr = match self.cache().get(&node.key) {
+                Some(Cached::Found(attr)) if attr.kind == NodeKind::File => attr,
+                _ => ObjectAttr::file(0, node.local.map(|l| l.mtime).unwrap_or(self.mount_time), None),
+            };
             return self.remember_entry(parent, name, &attr);
         }
         let path = child_key(&parent_node.key, name, NodeKind::File);
@@ -55,7 +58,12 @@ impl BosFs {
             return Ok(self.finish_attr(&node, &attr));
         }
         if node.local.is_some() {
-            return Ok(self.finish_attr(&node, &ObjectAttr::file(0, self.mount_time, None)));
+            // Being written: size and time are the writer's; the rest is what we last knew.
+            let known = match self.cache().get(&node.key) {
+                Some(Cached::Found(attr)) if attr.kind == NodeKind::File => attr,
+                _ => ObjectAttr::file(0, self.mount_time, None),
+            };
+            return Ok(self.finish_attr(&node, &known));
         }
         let attr = self.stat_file(&node.key).await?;
         Ok(self.finish_attr(&node, &attr))

@@ -10,9 +10,12 @@
 //! | `uid`, `gid` | decimal | `1000` |
 //! | `mtime`, `atime` | seconds since the epoch, '.', nine digits of nanoseconds (seconds may be negative; nanoseconds never are) | `1577836800.000000891` |
 //! | `symlink` | the link target, percent-encoded | `..%2Ffile000.dat` |
-//! | `xattr-<hex>` | extended attribute `user.<name>`, `<hex>` = lower-case hex of `<name>`'s bytes; value percent-encoded | `xattr-636f6c6f72` = `blue` |
+//! | `<name>` | extended attribute `user.<name>` when `<name>` is lower-case ASCII letters, digits, '-' and '_' and not one of the names above; value percent-encoded | `color` = `blue` |
+//! | `xattr-<hex>` | any other `user.<name>` (capitals, other bytes, our own names), `<hex>` = lower-case hex of its bytes | `xattr-436f6c6f72` = `blue` (`user.Color`) |
 //!
-//! Only what was set explicitly is stored: an object without `mtime` shows its
+//! So `user.color` is the same thing as `x-bce-meta-color` set by any BOS client, and every
+//! user metadata entry that is not ours shows as a `user.*` attribute, while names BOS would
+//! fold to lower case keep their case and never collide. Only what was set explicitly is stored: an object without `mtime` shows its
 //! Last-Modified, one without `uid` the mount's `--uid`, and so on. Values that do not
 //! parse (metadata written by some other tool) are ignored, never an error.
 
@@ -153,8 +156,24 @@ pub fn symlink_target(meta: &BTreeMap<String, String>) -> Option<Vec<u8>> {
     meta.get(SYMLINK).map(|t| decode_value(t))
 }
 
+/// Names the mount uses for itself: never shown as extended attributes.
+const OWN_NAMES: [&str; 6] = [MODE, UID, GID, MTIME, ATIME, SYMLINK];
+
+/// Whether `name` can be a metadata name as it is (and is not taken).
+fn plain_name(name: &[u8]) -> bool {
+    !name.is_empty()
+        && name
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'_')
+        && !name.starts_with(XATTR_PREFIX.as_bytes())
+        && !OWN_NAMES.iter().any(|own| own.as_bytes() == name)
+}
+
 /// The metadata name of extended attribute `user.<name>` (`name` without "user.").
 pub fn xattr_key(name: &[u8]) -> String {
+    if plain_name(name) {
+        return String::from_utf8_lossy(name).into_owned();
+    }
     let hex: String = name.iter().map(|b| format!("{b:02x}")).collect();
     format!("{XATTR_PREFIX}{hex}")
 }
@@ -162,8 +181,11 @@ pub fn xattr_key(name: &[u8]) -> String {
 /// The extended attribute names (without "user.") stored in `meta`.
 pub fn xattr_names(meta: &BTreeMap<String, String>) -> Vec<Vec<u8>> {
     meta.keys()
-        .filter_map(|k| k.strip_prefix(XATTR_PREFIX))
-        .filter_map(decode_hex)
+        .filter(|k| !OWN_NAMES.contains(&k.as_str()))
+        .filter_map(|k| match k.strip_prefix(XATTR_PREFIX) {
+            Some(hex) => decode_hex(hex),
+            None => Some(k.as_bytes().to_vec()),
+        })
         .collect()
 }
 
@@ -236,10 +258,13 @@ mod tests {
         let mut meta = BTreeMap::new();
         meta.insert(xattr_key(b"Color"), "x".into());
         meta.insert(xattr_key(b"color"), "y".into());
+        meta.insert(xattr_key(b"mode"), "z".into());
         meta.insert(MODE.into(), "100644".into());
         let mut names = xattr_names(&meta);
         names.sort();
-        assert_eq!(names, vec![b"Color".to_vec(), b"color".to_vec()]);
+        assert_eq!(names, vec![b"Color".to_vec(), b"color".to_vec(), b"mode".to_vec()]);
+        assert_eq!(xattr_key(b"color"), "color");
         assert_eq!(xattr_key(b"Color"), xattr_key(b"Color").to_lowercase());
+        assert_ne!(xattr_key(b"mode"), MODE);
     }
 }

@@ -135,9 +135,17 @@ impl BosFs {
         if node.ino == InodeNo::ROOT || node.key.is_empty() {
             return Ok(());
         }
-        let mut user_meta = match self.cache().get(path_of(&node.key)) {
-            Some(crate::fs::meta_cache::Cached::Found(ObjectAttr { meta: Some(m), .. })) => m.user_meta.clone(),
-            _ => BTreeMap::new(),
+        let cached = match self.cache().get(path_of(&node.key)) {
+            Some(crate::fs::meta_cache::Cached::Found(ObjectAttr { meta: Some(m), .. })) => Some(m.user_meta.clone()),
+            _ => None,
+        };
+        let mut user_meta = match cached {
+            Some(meta) => meta,
+            // Learn what the marker holds, so a change keeps the rest.
+            None => match self.stat_path(path_of(&node.key)).await {
+                Ok(ObjectAttr { meta: Some(m), .. }) => m.user_meta.clone(),
+                _ => BTreeMap::new(),
+            },
         };
         edit(&mut user_meta)?;
         let mode_only: Perms = meta_codec::decode_perms(&user_meta);

@@ -48,6 +48,7 @@ impl BosFs {
         let to_dir = self.dir_node(new_parent)?;
         let from = child_key(&from_dir.key, name, NodeKind::File);
         let to = child_key(&to_dir.key, new_name, NodeKind::File);
+        self.commit_open_writer(parent, name).await?;
         let source = self.stat_path(&from).await?;
         let target = match self.stat_path(&to).await {
             Ok(attr) => Some(attr),
@@ -105,6 +106,25 @@ impl BosFs {
             cache.put_found(path_of(&to), moved);
         }
         self.inodes().rename(parent, name, new_parent, new_name);
+        Ok(())
+    }
+
+    /// A file still open for writing (or whose last handle is being released) is committed
+    /// before it is renamed: rsync renames its temp file right after close and utimes, while
+    /// the release that uploads an empty file may still be queued.
+    async fn commit_open_writer(&self, parent: InodeNo, name: &str) -> FsResult<()> {
+        let Some(node) = self.inodes().child(parent, name) else {
+            return Ok(());
+        };
+        if node.local.is_none() {
+            return Ok(());
+        }
+        if let Some(file) = self.handles.writer_of(node.ino) {
+            let mut state = file.state.lock().await;
+            if let crate::fs::handles::HandleState::Writer(writer) = &mut *state {
+                self.commit_handle(&file, writer).await?;
+            }
+        }
         Ok(())
     }
 

@@ -35,9 +35,13 @@ fn user_name(name: &OsStr) -> FsResult<&[u8]> {
 }
 
 impl BosFs {
-    /// Value of extended attribute `name` of `ino`.
+    /// Value of extended attribute `name` of `ino` (other namespaces than user.* hold nothing:
+    /// the kernel asks for `security.capability` before every write).
     pub async fn getxattr(&self, ino: InodeNo, name: &OsStr) -> FsResult<Vec<u8>> {
-        let key = meta_codec::xattr_key(user_name(name)?);
+        let Ok(name) = user_name(name) else {
+            return Err(FsError::NoAttribute);
+        };
+        let key = meta_codec::xattr_key(name);
         let meta = self.node_user_meta(ino).await?;
         meta.get(&key)
             .map(|v| meta_codec::decode_value(v))

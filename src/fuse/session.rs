@@ -220,9 +220,12 @@ async fn check_bucket(endpoint: &str, credentials: &Credentials, bucket: &str) -
     let mut config = ClientConfig::new(endpoint.to_string(), credentials.clone());
     config.connect_timeout = Duration::from_secs(3);
     config.request_timeout = Duration::from_secs(5);
+    // A few attempts: a server answering some 5xx must not stop the mount; a wrong
+    // endpoint or credentials still fail within CHECK_TIMEOUT.
     config.retry = RetryConfig {
-        max_attempts: 2,
-        ..RetryConfig::default()
+        max_attempts: 4,
+        base_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(1),
     };
     let client = BosClient::new(config).map_err(|e| format!("invalid endpoint {endpoint}: {e}"))?;
     match tokio::time::timeout(CHECK_TIMEOUT, client.head_bucket(bucket)).await {
