@@ -533,3 +533,46 @@ fn cp_a_and_cp_r_preserve_timestamps_keep_times_and_modes_across_a_remount() {
         "cp -r --preserve=timestamps, after a remount",
     );
 }
+
+#[test]
+fn an_empty_temp_file_made_like_rsync_does_can_be_timed_chmodded_and_renamed() {
+    // rsync's receiver, for a zero-byte file: open(O_WRONLY|O_CREAT|O_EXCL, 0600) of a
+    // dot-temp name, close without writing, set times and mode, rename over the final name.
+    let server = TestServer::start(ServerOptions::default());
+    let mount = Mount::start(server.endpoint(), &[]);
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(
+            r#"
+import os, sys
+d = sys.argv[1]
+tmp, final = os.path.join(d, ".empty.XXXXXX"), os.path.join(d, "empty")
+fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+os.close(fd)
+os.utime(tmp, ns=(1_600_000_000_123_456_789, 1_600_000_000_123_456_789))
+os.chmod(tmp, 0o640)
+os.rename(tmp, final)
+"#,
+        )
+        .arg(mount.path())
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "empty temp file: create, utime, chmod, rename failed: {}\nmount log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        tail_of(&mount.log_text(), 20)
+    );
+    mount.unmount();
+    let fresh = Mount::start(server.endpoint(), &[]);
+    let meta = std::fs::metadata(fresh.join("empty")).expect("stat empty after a remount");
+    assert_eq!(
+        (meta.len(), meta.mode() & 0o7777, meta.mtime(), meta.mtime_nsec()),
+        (0, 0o640, 1_600_000_000, 123_456_789),
+        "(size, mode, mtime s, mtime ns) of the renamed empty file after a remount"
+    );
+    assert!(
+        std::fs::symlink_metadata(fresh.join(".empty.XXXXXX")).is_err(),
+        "the temp name is gone"
+    );
+}
