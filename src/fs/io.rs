@@ -1,9 +1,13 @@
 //! File contents: create, open, read, write, flush, fsync, release and truncate, wired to
 //! the write pipeline ([`FileWriter`]) and the read pipeline ([`FileReader`]).
 //!
-//! Which writer a handle gets: O_CREAT or O_TRUNC → [`FileWriter::create`] (new content);
-//! O_APPEND → [`FileWriter::append`] with the object's HEAD; write access otherwise →
-//! [`FileWriter::open_existing`]. While a handle writes, the inode carries the writer's
+//! Which writer a handle gets: create() with O_APPEND → [`FileWriter::append`] over nothing
+//! (an Appendable object whose creation never overwrites another writer's); other creates and
+//! O_TRUNC → [`FileWriter::create`] (new content); O_APPEND → [`FileWriter::append`] with the
+//! object's metadata (cached from the lookup's HEAD or our last commit when fresh, else a
+//! HEAD); write access otherwise → [`FileWriter::open_existing`]. Every object written
+//! carries the file's attributes as user metadata ([`BosFs::put_options`]): the old object's
+//! (mode, owner, extended attributes; not its times) with pending changes over them. While a handle writes, the inode carries the writer's
 //! size and time ([`LocalFile`]) so stat and lookup answer without the bucket, which may
 //! not have the object yet. flush (every close) commits and returns the writer's error,
 //! so `cp` exits non-zero when an upload fails; release commits again (a no-op when

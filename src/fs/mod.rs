@@ -9,8 +9,15 @@
 //! and a one-key ListObjects together; listings use '/' as delimiter and their sizes and
 //! times become cached attributes, so `ls -l` costs one LIST per 1000 entries.
 //!
+//! Attributes (mode, owner, times), symlink targets and `user.*` extended attributes live in
+//! each object's user metadata ([`meta_codec`]); listings learn them from a per-directory
+//! index the mount maintains ([`attr_index`]), validated entry by entry against the listed
+//! ETags, with concurrent HEADs for entries it does not vouch for.
+//!
 //! Module map: [`lookup`](self) (stat of names), `dir` (readdir), `mutate` (mkdir, rmdir,
-//! unlink, setattr), `rename`, `io` (open/create/read/write/flush/release), `handles`.
+//! unlink, setattr), `persist` (storing attribute changes), `xattr`, `symlink`, `rename`
+//! (+ `stream_copy` when the server refuses a copy), `io` (open/create/read/write/flush/
+//! release), `handles`.
 
 pub mod attr;
 pub mod attr_index;

@@ -41,9 +41,16 @@ impl BosFs {
             meta_codec::encode_perms(&perms, false, meta);
             Ok(())
         };
-        match node.kind {
-            NodeKind::Directory => self.edit_dir_meta(&node, &edit).await?,
+        let stored = match node.kind {
+            NodeKind::Directory => {
+                self.edit_dir_meta(&node, &edit).await?;
+                true
+            }
             _ => self.edit_file_meta(&node, &edit).await?,
+        };
+        if !stored {
+            // Carried by the writer's next commit, which clears them once stored.
+            return Ok(());
         }
         self.inodes().update(ino, |n| {
             if n.perms == perms {
@@ -53,8 +60,9 @@ impl BosFs {
         Ok(())
     }
 
-    /// Apply `edit` to the user metadata of file `node` and store it.
-    pub(crate) async fn edit_file_meta(&self, node: &Inode, edit: MetaEdit<'_>) -> FsResult<()> {
+    /// Apply `edit` to the user metadata of file `node` and store it. `Ok(false)`: an open
+    /// writer's next commit will store it.
+    pub(crate) async fn edit_file_meta(&self, node: &Inode, edit: MetaEdit<'_>) -> FsResult<bool> {
         if let Some(file) = self.handles.writer_of(node.ino) {
             let mut state = file.state.lock().await;
             if let HandleState::Writer(writer) = &mut *state {
@@ -63,7 +71,7 @@ impl BosFs {
                 check_size(&options.user_meta)?;
                 if writer.carries_options() {
                     writer.set_options(options);
-                    return Ok(());
+                    return Ok(false);
                 }
                 // Make sure the object exists (an append writer may still hold its first bytes).
                 writer.fsync().await?;
@@ -73,10 +81,11 @@ impl BosFs {
                 if let HandleState::Writer(writer) = &mut *state {
                     writer.note_options_stored(options);
                 }
-                return Ok(());
+                return Ok(true);
             }
         }
-        self.copy_meta(&node.key, edit).await
+        self.copy_meta(&node.key, edit).await?;
+        Ok(true)
     }
 
     /// CopyObject of `key` onto itself with `edit` applied to its user metadata.
