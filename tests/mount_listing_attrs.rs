@@ -9,7 +9,7 @@ mod mountutil;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use bosmount::bos::{BosApi, PutOptions};
+use bosmount::bos::PutOptions;
 use bosmount::fs::attr_index::{index_key, IndexBody, IndexEntry};
 use futures_util::stream::{self, StreamExt};
 use mountutil::{sh, Mount, ServerOptions, TestServer, BUCKET};
