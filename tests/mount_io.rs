@@ -22,7 +22,12 @@ fn cp_small_and_large_files_read_back_through_mount_fresh_mount_and_client() {
     );
     assert_eq!(code, 0, "cp failed: {err}\n{}", mount.log_text());
     let stats = server.stats();
-    assert_eq!(stats.count("PutObject"), 1, "small file is one PutObject: {stats:?}");
+    // One PutObject for the small file, plus at most one for the directory's attribute index
+    // (bosmount::fs::attr_index: written at most once per second per directory).
+    assert!(
+        (1..=2).contains(&stats.count("PutObject")),
+        "small file is one PutObject (+ the attribute index): {stats:?}"
+    );
     assert_eq!(stats.count("InitiateMultipartUpload"), 1, "{stats:?}");
     assert_eq!(stats.count("UploadPart"), 50, "100 MiB in 2 MiB parts: {stats:?}");
     assert_eq!(stats.count("CompleteMultipartUpload"), 1, "{stats:?}");
@@ -53,13 +58,20 @@ fn two_hundred_small_files_cost_two_hundred_puts_and_no_multipart() {
     let server = TestServer::start(ServerOptions::default());
     let mount = Mount::start(server.endpoint(), &[]);
     server.reset_stats();
+    let started = std::time::Instant::now();
     let (code, err) = sh(
         mount.path(),
         r#"for i in $(seq 1 200); do echo "file $i" > "f$i.txt"; done"#,
     );
     assert_eq!(code, 0, "{err}");
+    let elapsed = started.elapsed().as_secs();
     let stats = server.stats();
-    assert_eq!(stats.count("PutObject"), 200, "{stats:?}");
+    // 200 files, plus the attribute index written at most once per second per directory.
+    let puts = stats.count("PutObject");
+    assert!(
+        puts >= 200 && puts <= 200 + elapsed + 2,
+        "{puts} PutObject in {elapsed} s: {stats:?}"
+    );
     for op in [
         "InitiateMultipartUpload",
         "UploadPart",
@@ -78,7 +90,7 @@ fn two_hundred_small_files_cost_two_hundred_puts_and_no_multipart() {
 #[test]
 fn flaky_server_still_ends_with_correct_files() {
     let server = TestServer::start(ServerOptions {
-        fail_rate: 0.1,
+        fail_rate: 0.2,
         ..ServerOptions::default()
     });
     let mount = Mount::start(server.endpoint(), &["--part-size", "1MiB"]);

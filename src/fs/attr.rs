@@ -2,12 +2,15 @@
 //!
 //! [`ObjectAttr`] is what BOS told us (HEAD, a listing, our own upload); [`FsAttr`] is the
 //! finished answer for the kernel, with mount-wide defaults (uid, gid, modes) filled in.
-//! [`Perms`] carries per-file overrides of mode, owner and times: today they live in memory
-//! (set by chmod/chown/utimes); the metadata issue persists them as `x-bce-meta-*`.
+//! [`Perms`] carries per-file overrides of mode, owner and times: decoded from the object's
+//! user metadata ([`crate::fs::meta_codec`]) and, for changes not stored yet, held on the inode.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::bos::{ObjectMeta, ObjectType, StorageClass};
 use crate::fs::inode::InodeNo;
+use crate::fs::meta_codec;
 
 /// Kind of a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -16,6 +19,9 @@ pub enum NodeKind {
     File,
     /// A directory: a "dir/" marker object or any key under "dir/".
     Directory,
+    /// A symbolic link: an object whose user metadata holds the target. Only reported to the
+    /// kernel ([`FsAttr::kind`]); the inode table and the caches treat it as a [`NodeKind::File`].
+    Symlink,
 }
 
 /// Per-file overrides of what the mount options say.
@@ -31,6 +37,8 @@ pub struct Perms {
     pub mtime: Option<SystemTime>,
     /// Access time set by utimes.
     pub atime: Option<SystemTime>,
+    /// The object is a symbolic link.
+    pub symlink: bool,
 }
 
 impl Perms {
@@ -42,6 +50,7 @@ impl Perms {
             gid: other.gid.or(self.gid),
             mtime: other.mtime.or(self.mtime),
             atime: other.atime.or(self.atime),
+            symlink: other.symlink || self.symlink,
         }
     }
 }
@@ -59,6 +68,9 @@ pub struct ObjectAttr {
     pub etag: Option<String>,
     /// Overrides stored with the object.
     pub perms: Perms,
+    /// Everything HEAD (or our own upload) said about the object, user metadata included;
+    /// `None` when the attributes come from a listing, which carries no user metadata.
+    pub meta: Option<Arc<ObjectMeta>>,
 }
 
 impl ObjectAttr {
@@ -70,6 +82,7 @@ impl ObjectAttr {
             mtime,
             etag: None,
             perms: Perms::default(),
+            meta: None,
         }
     }
 
@@ -81,7 +94,42 @@ impl ObjectAttr {
             mtime,
             etag,
             perms: Perms::default(),
+            meta: None,
         }
+    }
+
+    /// A file as HEAD (or an upload of ours) describes it, with its stored attributes.
+    pub fn from_meta(meta: ObjectMeta) -> Self {
+        ObjectAttr {
+            kind: NodeKind::File,
+            size: meta.size,
+            mtime: meta.last_modified,
+            etag: Some(meta.etag.clone()),
+            perms: meta_codec::decode_perms(&meta.user_meta),
+            meta: Some(Arc::new(meta)),
+        }
+    }
+
+    /// A directory whose marker object has `meta`.
+    pub fn directory_from_meta(meta: ObjectMeta) -> Self {
+        ObjectAttr {
+            kind: NodeKind::Directory,
+            size: 0,
+            mtime: meta.last_modified,
+            etag: Some(meta.etag.clone()),
+            perms: meta_codec::decode_perms(&meta.user_meta),
+            meta: Some(Arc::new(meta)),
+        }
+    }
+
+    /// Object type, when known.
+    pub fn object_type(&self) -> Option<ObjectType> {
+        self.meta.as_ref().map(|m| m.object_type)
+    }
+
+    /// Storage class, when known.
+    pub fn storage_class(&self) -> Option<StorageClass> {
+        self.meta.as_ref().map(|m| m.storage_class)
     }
 }
 
@@ -129,16 +177,26 @@ impl FsAttr {
         let perms = attr.perms.merged(local);
         let mtime = perms.mtime.unwrap_or(attr.mtime);
         let (default_mode, nlink) = match attr.kind {
-            NodeKind::File => (defaults.file_mode, 1),
+            NodeKind::File | NodeKind::Symlink => (defaults.file_mode, 1),
             NodeKind::Directory => (defaults.dir_mode, 2),
+        };
+        let link_target = attr
+            .meta
+            .as_ref()
+            .filter(|_| perms.symlink)
+            .and_then(|m| meta_codec::symlink_target(&m.user_meta));
+        let (kind, size, default_mode) = match (&link_target, attr.kind) {
+            (Some(target), NodeKind::File) => (NodeKind::Symlink, target.len() as u64, 0o777),
+            _ => (attr.kind, attr.size, default_mode),
         };
         FsAttr {
             ino,
-            kind: attr.kind,
-            size: attr.size,
+            kind,
+            size,
             atime: perms.atime.unwrap_or(mtime),
             mtime,
-            ctime: mtime,
+            // The object's own change time: when the bucket last stored it.
+            ctime: attr.mtime,
             perm: perms.mode.unwrap_or(default_mode) & 0o7777,
             nlink,
             uid: perms.uid.unwrap_or(defaults.uid),

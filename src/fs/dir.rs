@@ -11,13 +11,18 @@
 //! "name/" prefix could still appear on a later page is held back until the next page
 //! (only names that prefix the page's last key are affected, a handful at most).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::bos::{ListEntry, ListPage, ListRequest, MAX_LIST_KEYS};
-use crate::fs::attr::ObjectAttr;
+use futures_util::stream::{self, StreamExt};
+
+use crate::bos::{ListEntry, ListPage, ListRequest, ObjectMeta, MAX_LIST_KEYS};
+use crate::fs::attr::{NodeKind, ObjectAttr};
+use crate::fs::attr_index::{index_key, IndexBody, HEAD_CONCURRENCY};
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::inode::InodeNo;
+use crate::fs::meta_cache::Cached;
+use crate::fs::write::existing::same_etag;
 use crate::fs::{names, path_of, BosFs, FsAttr};
 
 /// One entry handed to a [`DirReplier`].
@@ -57,6 +62,8 @@ struct DirState {
     marker: Option<String>,
     done: bool,
     deferred: Vec<ListEntry>,
+    /// The directory's attribute index, once found (see `attr_index`).
+    index: Option<Arc<IndexBody>>,
 }
 
 impl DirState {
@@ -219,7 +226,15 @@ impl BosFs {
             )));
         }
         let deferred = std::mem::take(&mut state.deferred);
-        let (entries, deferred) = split_page(&handle.key, &page, deferred, self.mount_time);
+        let listed: HashMap<String, ListEntry> = deferred
+            .iter()
+            .chain(page.contents.iter())
+            .map(|e| (e.key.clone(), e.clone()))
+            .collect();
+        self.find_index(handle, state, &page).await?;
+        let (mut entries, deferred) = split_page(&handle.key, &page, deferred, self.mount_time);
+        self.complete_attrs(&handle.key, &mut entries, &listed, state.index.as_deref())
+            .await;
         {
             let mut cache = self.cache();
             for listed in &entries {
@@ -234,6 +249,94 @@ impl BosFs {
         state.marker = next_marker;
         state.done = !page.is_truncated;
         Ok(())
+    }
+}
+
+impl BosFs {
+    /// Find the directory's attribute index: in this page, or — when the first page ends
+    /// before the index's name could appear — by reading it directly.
+    async fn find_index(&self, handle: &DirHandle, state: &mut DirState, page: &ListPage) -> FsResult<()> {
+        if state.index.is_some() {
+            return Ok(());
+        }
+        let key = index_key(&handle.key);
+        let found = page.contents.iter().find(|e| e.key == key);
+        let ends_before = page.is_truncated
+            && state.marker.is_none()
+            && page.contents.last().is_some_and(|e| e.key < key)
+            && page.common_prefixes.last().is_none_or(|p| *p < key);
+        let body = match found {
+            Some(entry) => match self.indexes.cached(&handle.key, &entry.etag) {
+                Some(body) => Some(body),
+                None => self.indexes.load(&handle.key).await?,
+            },
+            None if ends_before => self.indexes.load(&handle.key).await?,
+            None => None,
+        };
+        state.index = body.map(|b| Arc::new(self.indexes.with_pending(&handle.key, b)));
+        Ok(())
+    }
+
+    /// Give listed files the attributes stored in their user metadata: from our own cache or
+    /// the index when the ETag matches, else — in a directory that has an index, i.e. holds
+    /// objects written by a mount — from concurrent HEADs. Without an index nothing is asked.
+    async fn complete_attrs(
+        &self,
+        dir_key: &str,
+        entries: &mut [Listed],
+        listed: &HashMap<String, ListEntry>,
+        index: Option<&IndexBody>,
+    ) {
+        let mut unknown = Vec::new();
+        for (i, entry) in entries.iter_mut().enumerate() {
+            let Listed::Child(name, attr) = entry else {
+                continue;
+            };
+            if attr.kind != NodeKind::File {
+                continue;
+            }
+            let key = format!("{dir_key}{name}");
+            let etag = attr.etag.clone().unwrap_or_default();
+            if let Some(Cached::Found(cached)) = self.cache().get(&key) {
+                if cached.meta.is_some() && cached.etag.as_deref().is_some_and(|e| same_etag(e, &etag)) {
+                    *attr = cached;
+                    continue;
+                }
+            }
+            let Some(index) = index else {
+                continue;
+            };
+            match (index.entries.get(name.as_str()), listed.get(&key)) {
+                (Some(known), Some(item)) if same_etag(&known.etag, &etag) => {
+                    *attr = ObjectAttr::from_meta(known.to_meta(item));
+                }
+                _ => unknown.push((i, key)),
+            }
+        }
+        if unknown.is_empty() {
+            return;
+        }
+        let bucket = &self.config.bucket;
+        let heads: Vec<(usize, Option<ObjectMeta>)> = stream::iter(unknown)
+            .map(|(i, key)| async move {
+                match self.api.head_object(bucket, &key).await {
+                    Ok(meta) => (i, Some(meta)),
+                    Err(e) => {
+                        if !e.is_not_found() {
+                            log::warn!("HEAD of listed {key:?} failed: {e}");
+                        }
+                        (i, None)
+                    }
+                }
+            })
+            .buffer_unordered(HEAD_CONCURRENCY)
+            .collect()
+            .await;
+        for (i, meta) in heads {
+            if let (Some(meta), Some(Listed::Child(_, attr))) = (meta, entries.get_mut(i)) {
+                *attr = ObjectAttr::from_meta(meta);
+            }
+        }
     }
 }
 
@@ -256,8 +359,8 @@ fn split_page(
         let Some(name) = entry.key.strip_prefix(dir_key) else {
             continue;
         };
-        if name.is_empty() || name.contains('/') {
-            // "dir/" itself (the marker), or a key a server should have grouped.
+        if name.is_empty() || name.contains('/') || name == names::ATTR_INDEX_NAME {
+            // "dir/" itself (the marker), a key a server should have grouped, or our index.
             continue;
         }
         if !names::listing_name_ok(name, &entry.key) {

@@ -62,6 +62,15 @@ pub enum FsError {
     /// An earlier failure of this handle, remembered so every later call fails the same way.
     #[error("an earlier operation on this file failed (errno {0})")]
     Failed(i32),
+    /// User metadata (attributes, extended attributes) would pass BOS's 2 KiB (E2BIG).
+    #[error("user metadata of {0} bytes exceeds BOS's 2 KiB")]
+    MetadataTooLarge(usize),
+    /// No such extended attribute (ENODATA).
+    #[error("no such extended attribute")]
+    NoAttribute,
+    /// The caller's buffer is too small for the answer (ERANGE).
+    #[error("buffer too small")]
+    BufferTooSmall,
     /// A background task ended without an answer.
     #[error("internal failure: {0}")]
     Internal(String),
@@ -89,6 +98,9 @@ impl FsError {
             FsError::Read(ReadError::Changed { .. }) => libc::ESTALE,
             FsError::Read(_) => libc::EIO,
             FsError::Failed(errno) => *errno,
+            FsError::MetadataTooLarge(_) => libc::E2BIG,
+            FsError::NoAttribute => libc::ENODATA,
+            FsError::BufferTooSmall => libc::ERANGE,
             FsError::Internal(_) => libc::EIO,
         }
     }
@@ -103,6 +115,8 @@ impl FsError {
                 | FsError::NotEmpty
                 | FsError::NotDirectory
                 | FsError::IsDirectory
+                | FsError::NoAttribute
+                | FsError::BufferTooSmall
         )
     }
 }

@@ -66,7 +66,7 @@ pub struct Inode {
 /// The key of child `name` of a directory whose key is `parent_key`.
 pub fn child_key(parent_key: &str, name: &str, kind: NodeKind) -> String {
     match kind {
-        NodeKind::File => format!("{parent_key}{name}"),
+        NodeKind::File | NodeKind::Symlink => format!("{parent_key}{name}"),
         NodeKind::Directory => format!("{parent_key}{name}/"),
     }
 }

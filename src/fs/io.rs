@@ -1,54 +1,70 @@
 //! File contents: create, open, read, write, flush, fsync, release and truncate, wired to
 //! the write pipeline ([`FileWriter`]) and the read pipeline ([`FileReader`]).
 //!
-//! Which writer a handle gets: O_CREAT or O_TRUNC → [`FileWriter::create`] (new content);
-//! O_APPEND → [`FileWriter::append`] with the object's HEAD; write access otherwise →
-//! [`FileWriter::open_existing`]. While a handle writes, the inode carries the writer's
+//! Which writer a handle gets: create() with O_APPEND → [`FileWriter::append`] over nothing
+//! (an Appendable object whose creation never overwrites another writer's); other creates and
+//! O_TRUNC → [`FileWriter::create`] (new content); O_APPEND → [`FileWriter::append`] with the
+//! object's metadata (cached from the lookup's HEAD or our last commit when fresh, else a
+//! HEAD); write access otherwise → [`FileWriter::open_existing`]. Every object written
+//! carries the file's attributes as user metadata ([`BosFs::put_options`]): the old object's
+//! (mode, owner, extended attributes; not its times) with pending changes over them. While a handle writes, the inode carries the writer's
 //! size and time ([`LocalFile`]) so stat and lookup answer without the bucket, which may
 //! not have the object yet. flush (every close) commits and returns the writer's error,
 //! so `cp` exits non-zero when an upload fails; release commits again (a no-op when
 //! nothing changed) and logs failures, which the kernel cannot report to anyone.
 
 use std::ffi::OsStr;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use crate::bos::{PutOptions, StorageClass};
-use crate::fs::attr::{NodeKind, ObjectAttr};
+use crate::bos::{ObjectMeta, ObjectType, PutOptions, StorageClass};
+use crate::fs::attr::{NodeKind, ObjectAttr, Perms};
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::handles::{HandleState, OpenFile};
 use crate::fs::inode::{child_key, InodeNo, LocalFile};
+use crate::fs::meta_cache::Cached;
+use crate::fs::meta_codec;
 use crate::fs::read::FileReader;
 use crate::fs::write::{Committed, FileWriter};
 use crate::fs::{names, BosFs, FsAttr};
 
 impl BosFs {
     /// Create file `name` in `parent` and open it for writing; returns its attributes and handle.
-    pub async fn create(&self, parent: InodeNo, name: &OsStr, mode: u32, _flags: i32) -> FsResult<(FsAttr, u64)> {
+    /// With O_APPEND the file becomes an Appendable object created by the first AppendObject
+    /// (which refuses to overwrite one another writer created meanwhile), otherwise new content.
+    pub async fn create(&self, parent: InodeNo, name: &OsStr, mode: u32, flags: i32) -> FsResult<(FsAttr, u64)> {
         self.check_writable()?;
         let name = names::component(name)?;
         let parent_node = self.dir_node(parent)?;
         let key = child_key(&parent_node.key, name, NodeKind::File);
         names::check_new_key(&key)?;
-        let writer = FileWriter::create(
-            self.api.clone(),
-            self.config.bucket.clone(),
-            key.clone(),
-            self.put_options(&key),
-            self.config.write.clone(),
-        );
+        names::check_not_reserved(name)?;
+        let perms = Perms {
+            mode: Some((mode & 0o7777) as u16),
+            ..Perms::default()
+        };
+        let options = self.put_options(&key, None, &perms);
+        let (api, bucket, config) = (self.api.clone(), self.config.bucket.clone(), self.config.write.clone());
+        let writer = if flags & libc::O_APPEND != 0 {
+            FileWriter::append(api, bucket, key.clone(), options, config, None).await?
+        } else {
+            FileWriter::create(api, bucket, key.clone(), options, config)
+        };
         self.cache().invalidate(&key);
         let attr = ObjectAttr::file(0, SystemTime::now(), None);
         let entry = self.remember_entry(parent, name, &attr)?;
-        self.inodes()
-            .update(entry.ino, |n| n.perms.mode = Some((mode & 0o7777) as u16));
+        self.inodes().update(entry.ino, |n| n.perms = perms);
         let fh = self.open_writer(entry.ino, key, writer);
         let attr = self.getattr(entry.ino).await?;
         Ok((attr, fh))
     }
 
     /// Open file `ino` with `flags` (O_ACCMODE, O_TRUNC, O_APPEND); returns the handle.
+    ///
+    /// O_APPEND needs the object's type and next append offset: a HEAD, unless a fresh lookup
+    /// (or our own last commit) already told them — `echo line >> log` then costs no HEAD here.
     pub async fn open(&self, ino: InodeNo, flags: i32) -> FsResult<u64> {
         let node = self.node(ino)?;
         if node.kind == NodeKind::Directory {
@@ -62,26 +78,43 @@ impl BosFs {
         }
         self.check_writable()?;
         let (api, bucket, config) = (self.api.clone(), self.config.bucket.clone(), self.config.write.clone());
-        let options = self.put_options(&key);
+        let existing = match self.known_meta(&key).await {
+            Ok(meta) => Some(meta),
+            Err(FsError::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        let options = self.put_options(&key, existing.as_deref(), &node.perms);
         let writer = if flags & libc::O_TRUNC != 0 {
             FileWriter::create(api, bucket, key.clone(), options, config)
         } else if flags & libc::O_APPEND != 0 {
-            let existing = match self.head(&key).await {
-                Ok(meta) => Some(meta),
-                Err(FsError::NotFound) => None,
-                Err(e) => return Err(e),
-            };
+            let existing = existing.map(|m| appendable_view(&m));
             FileWriter::append(api, bucket, key.clone(), options, config, existing).await?
         } else {
-            match self.head(&key).await {
-                Ok(meta) => FileWriter::open_existing(api, bucket, key.clone(), options, config, meta).await?,
-                Err(FsError::NotFound) if node.local.is_some() => {
-                    FileWriter::create(api, bucket, key.clone(), options, config)
+            match existing {
+                Some(meta) => {
+                    FileWriter::open_existing(api, bucket, key.clone(), options, config, (*meta).clone()).await?
                 }
-                Err(e) => return Err(e),
+                None if node.local.is_some() => FileWriter::create(api, bucket, key.clone(), options, config),
+                None => return Err(FsError::NotFound),
             }
         };
         Ok(self.open_writer(ino, key, writer))
+    }
+
+    /// Everything known about the object at `key`: the cached HEAD (or commit) result when
+    /// fresh, else a HEAD.
+    pub(crate) async fn known_meta(&self, key: &str) -> FsResult<Arc<ObjectMeta>> {
+        match self.cache().get(key) {
+            Some(Cached::Found(ObjectAttr {
+                kind: NodeKind::File,
+                meta: Some(meta),
+                ..
+            })) => return Ok(meta),
+            Some(Cached::Missing) => return Err(FsError::NotFound),
+            _ => {}
+        }
+        let meta = self.head(key).await?;
+        Ok(Arc::new(meta))
     }
 
     /// Read up to `size` bytes at `offset` from handle `fh`.
@@ -147,9 +180,9 @@ impl BosFs {
 
     /// release (last close): commit once more if needed, then forget the handle.
     pub async fn release(&self, fh: u64) -> FsResult<()> {
-        let Some(file) = self.handles.remove(fh) else {
-            return Err(FsError::BadHandle(fh));
-        };
+        // The handle stays in the table until its commit is done, so a chmod or utimes that
+        // arrives meanwhile (rsync sets times right after close) finds the writer and waits.
+        let file = self.handles.get(fh)?;
         let mut state = file.state.lock().await;
         let result = match &mut *state {
             HandleState::Writer(writer) => {
@@ -169,12 +202,21 @@ impl BosFs {
             }
             HandleState::Reader(_) => Ok(()),
         };
+        drop(state);
+        self.handles.remove(fh);
         self.inodes().close_handle(file.ino);
         result
     }
 
-    /// Commit every open writer (unmount, SIGTERM): finish uploads before going away.
+    /// Commit every open writer (unmount, SIGTERM): finish uploads before going away, then
+    /// write the attribute indexes' waiting changes.
     pub async fn commit_all(&self) -> usize {
+        let failures = self.commit_writers().await;
+        self.indexes.flush_all().await;
+        failures
+    }
+
+    async fn commit_writers(&self) -> usize {
         let mut failures = 0;
         for (fh, file) in self.handles.all() {
             let mut state = file.state.lock().await;
@@ -209,16 +251,23 @@ impl BosFs {
             return Err(FsError::IsDirectory);
         }
         let key = node.key;
+        let meta = self.known_meta(&key).await?;
+        let options = self.put_options(&key, Some(&meta), &node.perms);
         if size == 0 {
             let put = self
                 .api
-                .put_object(&self.config.bucket, &key, Bytes::new(), &self.put_options(&key))
+                .put_object(&self.config.bucket, &key, Bytes::new(), &options)
                 .await?;
-            self.cache()
-                .put_found(&key, ObjectAttr::file(0, SystemTime::now(), Some(put.etag)));
+            let done = Committed {
+                size: 0,
+                etag: put.etag,
+                last_modified: SystemTime::now(),
+            };
+            let attr = committed_attr(&key, &done, &options, ObjectType::Normal);
+            self.index_note(&key, &attr);
+            self.cache().put_found(&key, attr);
             return Ok(());
         }
-        let meta = self.head(&key).await?;
         if meta.size == size {
             return Ok(());
         }
@@ -226,9 +275,9 @@ impl BosFs {
             self.api.clone(),
             self.config.bucket.clone(),
             key.clone(),
-            self.put_options(&key),
+            options.clone(),
             self.config.write.clone(),
-            meta,
+            (*meta).clone(),
         )
         .await?;
         let result = async {
@@ -238,7 +287,9 @@ impl BosFs {
         .await;
         match result {
             Ok(done) => {
-                self.cache().put_found(&key, committed_attr(&done));
+                let attr = committed_attr(&key, &done, &options, writer.object_type());
+                self.index_note(&key, &attr);
+                self.cache().put_found(&key, attr);
                 Ok(())
             }
             Err(e) => {
@@ -248,11 +299,25 @@ impl BosFs {
         }
     }
 
+    /// Commit `writer` of `file` now (rename of a file still being written).
+    pub(crate) async fn commit_handle(&self, file: &OpenFile, writer: &mut FileWriter) -> FsResult<Committed> {
+        self.commit(file, writer).await
+    }
+
     async fn commit(&self, file: &OpenFile, writer: &mut FileWriter) -> FsResult<Committed> {
         let done = writer.commit().await.inspect_err(|e| {
             log::error!("upload of {:?} failed: {e}", file.key);
         })?;
-        self.cache().put_found(&file.key, committed_attr(&done));
+        let options = writer.options();
+        let attr = committed_attr(&file.key, &done, &options, writer.object_type());
+        self.index_note(&file.key, &attr);
+        self.cache().put_found(&file.key, attr.clone());
+        self.inodes().update(file.ino, |n| {
+            // What the commit stored is now the object's own; keep only what differs.
+            if n.perms.merged(attr.perms) == attr.perms {
+                n.perms = Perms::default();
+            }
+        });
         self.note_size(file.ino, done.size);
         Ok(done)
     }
@@ -307,16 +372,44 @@ impl BosFs {
         ))
     }
 
-    /// Options of new objects: Content-Type from the name, the mount's storage class.
-    fn put_options(&self, key: &str) -> PutOptions {
+    /// Options of objects we write at `key`: Content-Type from the name (or the old object),
+    /// the mount's storage class, and user metadata: the old object's (extended attributes,
+    /// owner, mode — but not its times, the content changes) with `perms` over it.
+    pub(crate) fn put_options(&self, key: &str, old: Option<&ObjectMeta>, perms: &Perms) -> PutOptions {
+        let mut user_meta = old.map(|m| m.user_meta.clone()).unwrap_or_default();
+        user_meta.remove(meta_codec::MTIME);
+        user_meta.remove(meta_codec::ATIME);
+        meta_codec::encode_perms(perms, false, &mut user_meta);
         PutOptions {
-            content_type: mime_guess::from_path(key).first().map(|m| m.essence_str().to_string()),
+            content_type: old
+                .and_then(|m| m.content_type.clone())
+                .or_else(|| mime_guess::from_path(key).first().map(|m| m.essence_str().to_string())),
             storage_class: self.config.storage_class.filter(|c| *c != StorageClass::Standard),
+            user_meta,
             ..PutOptions::default()
         }
     }
 }
 
-fn committed_attr(done: &Committed) -> ObjectAttr {
-    ObjectAttr::file(done.size, done.last_modified, Some(done.etag.clone()))
+/// The attributes of the object a commit left at `key`.
+pub(crate) fn committed_attr(key: &str, done: &Committed, options: &PutOptions, object_type: ObjectType) -> ObjectAttr {
+    let mut meta = ObjectMeta::new(key);
+    meta.size = done.size;
+    meta.etag = done.etag.clone();
+    meta.last_modified = done.last_modified;
+    meta.content_type = options.content_type.clone();
+    meta.storage_class = options.storage_class.unwrap_or(StorageClass::Standard);
+    meta.object_type = object_type;
+    meta.next_append_offset = (object_type == ObjectType::Appendable).then_some(done.size);
+    meta.user_meta = options.user_meta.clone();
+    ObjectAttr::from_meta(meta)
+}
+
+/// `meta` as an append writer must see it: an Appendable object's next offset is its size.
+fn appendable_view(meta: &ObjectMeta) -> ObjectMeta {
+    let mut meta = meta.clone();
+    if meta.object_type == ObjectType::Appendable && meta.next_append_offset.is_none() {
+        meta.next_append_offset = Some(meta.size);
+    }
+    meta
 }

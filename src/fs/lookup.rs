@@ -18,11 +18,17 @@ impl BosFs {
     /// Look `name` up in `parent`; counts one kernel reference on success.
     pub async fn lookup(&self, parent: InodeNo, name: &OsStr) -> FsResult<FsAttr> {
         let name = names::component(name)?;
+        if name == names::ATTR_INDEX_NAME {
+            return Err(FsError::NotFound);
+        }
         let parent_node = self.dir_node(parent)?;
         let local = self.inodes().child(parent, name).filter(|n| n.local.is_some());
         if let Some(node) = local {
             // A file we are writing: the bucket may not have it yet.
-            let attr = ObjectAttr::file(0, node.local.map(|l| l.mtime).unwrap_or(self.mount_time), None);
+            let attr = match self.cache().get(&node.key) {
+                Some(Cached::Found(attr)) if attr.kind == NodeKind::File => attr,
+                _ => ObjectAttr::file(0, node.local.map(|l| l.mtime).unwrap_or(self.mount_time), None),
+            };
             return self.remember_entry(parent, name, &attr);
         }
         let path = child_key(&parent_node.key, name, NodeKind::File);
@@ -41,14 +47,23 @@ impl BosFs {
     pub async fn getattr(&self, ino: InodeNo) -> FsResult<FsAttr> {
         let node = self.node(ino)?;
         if node.kind == NodeKind::Directory {
-            let mtime = match self.cache().get(path_of(&node.key)) {
-                Some(Cached::Found(a)) => a.mtime,
-                _ => self.mount_time,
+            let attr = if node.ino == InodeNo::ROOT || node.key.is_empty() {
+                ObjectAttr::directory(self.mount_time)
+            } else {
+                match self.stat_path(path_of(&node.key)).await {
+                    Ok(attr) if attr.kind == NodeKind::Directory => attr,
+                    _ => ObjectAttr::directory(self.mount_time),
+                }
             };
-            return Ok(self.finish_attr(&node, &ObjectAttr::directory(mtime)));
+            return Ok(self.finish_attr(&node, &attr));
         }
         if node.local.is_some() {
-            return Ok(self.finish_attr(&node, &ObjectAttr::file(0, self.mount_time, None)));
+            // Being written: size and time are the writer's; the rest is what we last knew.
+            let known = match self.cache().get(&node.key) {
+                Some(Cached::Found(attr)) if attr.kind == NodeKind::File => attr,
+                _ => ObjectAttr::file(0, self.mount_time, None),
+            };
+            return Ok(self.finish_attr(&node, &known));
         }
         let attr = self.stat_file(&node.key).await?;
         Ok(self.finish_attr(&node, &attr))
@@ -73,12 +88,15 @@ impl BosFs {
         );
         let page = list?;
         let attr = if let Some(first) = page.contents.first() {
-            let mtime = if first.key == request.prefix {
-                first.last_modified
+            if first.key == request.prefix {
+                // A marker: its metadata holds the directory's attributes.
+                match self.api.head_object(bucket, &request.prefix).await {
+                    Ok(meta) => ObjectAttr::directory_from_meta(meta),
+                    Err(_) => ObjectAttr::directory(first.last_modified),
+                }
             } else {
-                self.mount_time
-            };
-            ObjectAttr::directory(mtime)
+                ObjectAttr::directory(self.mount_time)
+            }
         } else if !page.common_prefixes.is_empty() {
             ObjectAttr::directory(self.mount_time)
         } else {
@@ -124,5 +142,5 @@ impl BosFs {
 
 /// The attributes an object's metadata gives a file.
 pub(crate) fn attr_from_meta(meta: &ObjectMeta) -> ObjectAttr {
-    ObjectAttr::file(meta.size, meta.last_modified, Some(meta.etag.clone()))
+    ObjectAttr::from_meta(meta.clone())
 }

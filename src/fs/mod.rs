@@ -9,10 +9,18 @@
 //! and a one-key ListObjects together; listings use '/' as delimiter and their sizes and
 //! times become cached attributes, so `ls -l` costs one LIST per 1000 entries.
 //!
+//! Attributes (mode, owner, times), symlink targets and `user.*` extended attributes live in
+//! each object's user metadata ([`meta_codec`]); listings learn them from a per-directory
+//! index the mount maintains ([`attr_index`]), validated entry by entry against the listed
+//! ETags, with concurrent HEADs for entries it does not vouch for.
+//!
 //! Module map: [`lookup`](self) (stat of names), `dir` (readdir), `mutate` (mkdir, rmdir,
-//! unlink, setattr), `rename`, `io` (open/create/read/write/flush/release), `handles`.
+//! unlink, setattr), `persist` (storing attribute changes), `xattr`, `symlink`, `rename`
+//! (+ `stream_copy` when the server refuses a copy), `io` (open/create/read/write/flush/
+//! release), `handles`.
 
 pub mod attr;
+pub mod attr_index;
 mod dir;
 pub mod error;
 mod handles;
@@ -20,11 +28,16 @@ pub mod inode;
 mod io;
 mod lookup;
 pub mod meta_cache;
+pub mod meta_codec;
 mod mutate;
 pub mod names;
+mod persist;
 pub mod read;
 mod rename;
+mod stream_copy;
+mod symlink;
 pub mod write;
+mod xattr;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -66,6 +79,8 @@ pub struct FsConfig {
     pub write: Arc<write::WriteConfig>,
     /// Read pipeline settings.
     pub read: Arc<read::ReadConfig>,
+    /// Attempts per BOS request (`--max-attempts`), applied by whoever builds the client.
+    pub max_attempts: u32,
 }
 
 impl FsConfig {
@@ -94,6 +109,7 @@ impl FsConfig {
             rename_concurrency: 16,
             write: Arc::new(write::WriteConfig::default()),
             read: Arc::new(read::ReadConfig::default()),
+            max_attempts: 10,
         }
     }
 }
@@ -130,6 +146,10 @@ pub struct BosFs {
     dirs: Mutex<HashMap<u64, Arc<DirHandle>>>,
     next_dir_handle: Mutex<u64>,
     mount_time: SystemTime,
+    /// Per-directory attribute indexes (see `attr_index`).
+    indexes: attr_index::AttrIndexes,
+    /// The server refused CopyObject of an Appendable object once (see `stream_copy`).
+    copy_refused: std::sync::atomic::AtomicBool,
 }
 
 impl BosFs {
@@ -142,6 +162,8 @@ impl BosFs {
             dirs: Mutex::new(HashMap::new()),
             next_dir_handle: Mutex::new(1),
             mount_time: SystemTime::now(),
+            copy_refused: std::sync::atomic::AtomicBool::new(false),
+            indexes: attr_index::AttrIndexes::new(api.clone(), config.bucket.clone()),
             api,
             config,
         }
@@ -212,6 +234,16 @@ impl BosFs {
             attr.mtime = local.mtime;
         }
         FsAttr::build(node.ino, &attr, node.perms, &self.config.defaults)
+    }
+
+    /// Record in the directory's attribute index that the file at `key` is `attr`.
+    fn index_note(&self, key: &str, attr: &ObjectAttr) {
+        self.indexes.note(key, attr);
+    }
+
+    /// Record in the directory's attribute index that the file at `key` is gone.
+    fn index_forget(&self, key: &str) {
+        self.indexes.forget(key);
     }
 
     /// Register `name` in `parent` as `attr.kind`, count a kernel reference, and return its attributes.

@@ -9,10 +9,11 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use crate::bos::{ListRequest, PutOptions};
-use crate::fs::attr::{NodeKind, ObjectAttr};
+use crate::bos::{ListRequest, ObjectMeta, PutOptions};
+use crate::fs::attr::{NodeKind, ObjectAttr, Perms};
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::inode::{child_key, InodeNo};
+use crate::fs::meta_codec;
 use crate::fs::{names, path_of, BosFs, FsAttr};
 
 /// What setattr asks to change.
@@ -40,18 +41,28 @@ impl BosFs {
         let parent_node = self.dir_node(parent)?;
         let key = child_key(&parent_node.key, name, NodeKind::Directory);
         names::check_new_key(&key)?;
-        self.api
-            .put_object(&self.config.bucket, &key, Bytes::new(), &PutOptions::default())
+        names::check_not_reserved(name)?;
+        let perms = Perms {
+            mode: Some((mode & 0o7777) as u16),
+            ..Perms::default()
+        };
+        let mut user_meta = std::collections::BTreeMap::new();
+        meta_codec::encode_perms(&perms, true, &mut user_meta);
+        let options = PutOptions {
+            user_meta: user_meta.clone(),
+            ..PutOptions::default()
+        };
+        let put = self
+            .api
+            .put_object(&self.config.bucket, &key, Bytes::new(), &options)
             .await?;
-        let attr = ObjectAttr::directory(SystemTime::now());
+        let mut meta = ObjectMeta::new(key.clone());
+        meta.etag = put.etag;
+        meta.last_modified = SystemTime::now();
+        meta.user_meta = user_meta;
+        let attr = ObjectAttr::directory_from_meta(meta);
         self.cache().put_found(path_of(&key), attr.clone());
-        let result = self.remember_entry(parent, name, &attr)?;
-        self.inodes()
-            .update(result.ino, |n| n.perms.mode = Some((mode & 0o7777) as u16));
-        Ok(FsAttr {
-            perm: (mode & 0o7777) as u16,
-            ..result
-        })
+        self.remember_entry(parent, name, &attr)
     }
 
     /// Remove the empty directory `name` from `parent`.
@@ -66,22 +77,26 @@ impl BosFs {
                 &self.config.bucket,
                 &ListRequest {
                     prefix: key.clone(),
-                    max_keys: Some(2),
+                    max_keys: Some(3),
                     ..ListRequest::default()
                 },
             )
             .await?;
-        if page.contents.iter().any(|e| e.key != key) || !page.common_prefixes.is_empty() {
+        let index = crate::fs::attr_index::index_key(&key);
+        let others = page.contents.iter().any(|e| e.key != key && e.key != index);
+        if others || !page.common_prefixes.is_empty() {
             return Err(FsError::NotEmpty);
         }
         if page.contents.is_empty() {
             self.forget_name(parent, name, &key);
             return Err(FsError::NotFound);
         }
-        match self.api.delete_object(&self.config.bucket, &key).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e.into()),
+        for entry in &page.contents {
+            match self.api.delete_object(&self.config.bucket, &entry.key).await {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         self.forget_name(parent, name, &key);
         Ok(())
@@ -103,6 +118,7 @@ impl BosFs {
             }
             Err(e) => return Err(e.into()),
         }
+        self.index_forget(&key);
         self.forget_name(parent, name, &key);
         Ok(())
     }
@@ -113,14 +129,23 @@ impl BosFs {
             self.check_writable()?;
             self.truncate(ino, fh, size).await?;
         }
-        self.inodes().update(ino, |node| {
-            let p = &mut node.perms;
-            p.mode = changes.mode.map(|m| (m & 0o7777) as u16).or(p.mode);
-            p.uid = changes.uid.or(p.uid);
-            p.gid = changes.gid.or(p.gid);
-            p.mtime = changes.mtime.or(p.mtime);
-            p.atime = changes.atime.or(p.atime);
-        });
+        let touches_perms = changes.mode.is_some()
+            || changes.uid.is_some()
+            || changes.gid.is_some()
+            || changes.mtime.is_some()
+            || changes.atime.is_some();
+        if touches_perms {
+            self.check_writable()?;
+            self.inodes().update(ino, |node| {
+                let p = &mut node.perms;
+                p.mode = changes.mode.map(|m| (m & 0o7777) as u16).or(p.mode);
+                p.uid = changes.uid.or(p.uid);
+                p.gid = changes.gid.or(p.gid);
+                p.mtime = changes.mtime.or(p.mtime);
+                p.atime = changes.atime.or(p.atime);
+            });
+            self.persist_perms(ino).await?;
+        }
         self.getattr(ino).await
     }
 

@@ -48,6 +48,7 @@ impl BosFs {
         let to_dir = self.dir_node(new_parent)?;
         let from = child_key(&from_dir.key, name, NodeKind::File);
         let to = child_key(&to_dir.key, new_name, NodeKind::File);
+        self.commit_open_writer(parent, name).await?;
         let source = self.stat_path(&from).await?;
         let target = match self.stat_path(&to).await {
             Ok(attr) => Some(attr),
@@ -66,9 +67,19 @@ impl BosFs {
             return Ok(());
         }
         match source.kind {
-            NodeKind::File => {
+            NodeKind::File | NodeKind::Symlink => {
                 names::check_new_key(&to)?;
-                self.rename_file(&from, &to, &source).await?;
+                let etag = self.rename_file(&from, &to, &source).await?;
+                self.index_forget(&from);
+                match (&source.meta, etag) {
+                    (Some(meta), Some(etag)) => {
+                        let mut moved = (**meta).clone();
+                        moved.key = to.clone();
+                        moved.etag = etag;
+                        self.index_note(&to, &ObjectAttr::from_meta(moved));
+                    }
+                    _ => self.index_forget(&to),
+                }
             }
             NodeKind::Directory => {
                 let (from_dir_key, to_dir_key) = (format!("{from}/"), format!("{to}/"));
@@ -90,6 +101,7 @@ impl BosFs {
             let mut moved = source.clone();
             if moved.kind == NodeKind::File {
                 moved.etag = None;
+                moved.meta = None;
             }
             cache.put_found(path_of(&to), moved);
         }
@@ -97,28 +109,60 @@ impl BosFs {
         Ok(())
     }
 
+    /// A file still open for writing (or whose last handle is being released) is committed
+    /// before it is renamed: rsync renames its temp file right after close and utimes, while
+    /// the release that uploads an empty file may still be queued.
+    async fn commit_open_writer(&self, parent: InodeNo, name: &str) -> FsResult<()> {
+        let Some(node) = self.inodes().child(parent, name) else {
+            return Ok(());
+        };
+        if node.local.is_none() {
+            return Ok(());
+        }
+        if let Some(file) = self.handles.writer_of(node.ino) {
+            let mut state = file.state.lock().await;
+            if let crate::fs::handles::HandleState::Writer(writer) = &mut *state {
+                self.commit_handle(&file, writer).await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn dir_is_empty(&self, dir_key: &str) -> FsResult<bool> {
         let request = ListRequest {
             prefix: dir_key.to_string(),
-            max_keys: Some(2),
+            max_keys: Some(3),
             ..ListRequest::default()
         };
         let page = self.api.list_objects(&self.config.bucket, &request).await?;
-        Ok(page.contents.iter().all(|e| e.key == dir_key) && page.common_prefixes.is_empty())
+        let index = crate::fs::attr_index::index_key(dir_key);
+        Ok(page.contents.iter().all(|e| e.key == dir_key || e.key == index) && page.common_prefixes.is_empty())
     }
 
     /// Copy `from` to `to` (conditioned on the ETag we know), then delete `from`. When the
     /// ETag we knew is stale, learn the current one with a HEAD and try once more.
-    async fn rename_file(&self, from: &str, to: &str, source: &ObjectAttr) -> FsResult<()> {
-        match self.copy_key(from, to, source.size, source.etag.clone()).await {
+    /// Returns the copy's ETag (None when the source had to be read again first).
+    async fn rename_file(&self, from: &str, to: &str, source: &ObjectAttr) -> FsResult<Option<String>> {
+        if self.should_stream_copy(source.object_type()) {
+            let etag = self.copy_by_streaming(from, to).await?;
+            self.delete_quietly(from).await?;
+            return Ok(Some(etag));
+        }
+        let copied = match self.copy_key(from, to, source.size, source.etag.clone()).await {
+            Err(FsError::Bos(e)) if self.note_copy_refused(&e) => self.copy_by_streaming(from, to).await,
+            other => other,
+        };
+        let etag = match copied {
             Err(FsError::Bos(e)) if e.kind() == crate::bos::ErrorKind::PreconditionFailed => {
                 self.cache().invalidate(from);
                 let meta = self.head(from).await?;
                 self.copy_key(from, to, meta.size, Some(meta.etag)).await?;
+                None
             }
-            other => other?,
-        }
-        self.delete_quietly(from).await
+            other => Some(other?),
+        };
+        self.delete_quietly(from).await?;
+        Ok(etag)
     }
 
     async fn delete_quietly(&self, key: &str) -> FsResult<()> {
@@ -130,7 +174,7 @@ impl BosFs {
     }
 
     /// Copy one object, by CopyObject or (above 5 GiB) by UploadPartCopy.
-    async fn copy_key(&self, from: &str, to: &str, size: u64, etag: Option<String>) -> FsResult<()> {
+    async fn copy_key(&self, from: &str, to: &str, size: u64, etag: Option<String>) -> FsResult<String> {
         let bucket = &self.config.bucket;
         let conditions = CopyConditions {
             if_match: etag,
@@ -141,8 +185,8 @@ impl BosFs {
                 conditions,
                 ..CopyOptions::default()
             };
-            self.api.copy_object(bucket, from, bucket, to, &options).await?;
-            return Ok(());
+            let copied = self.api.copy_object(bucket, from, bucket, to, &options).await?;
+            return Ok(copied.etag);
         }
         let upload_id = self
             .api
@@ -164,7 +208,7 @@ impl BosFs {
         size: u64,
         upload_id: &str,
         conditions: &CopyConditions,
-    ) -> FsResult<()> {
+    ) -> FsResult<String> {
         let bucket = &self.config.bucket;
         let ranges: Vec<(u32, u64, u64)> = (0..size.div_ceil(PART_COPY_SIZE))
             .map(|i| {
@@ -198,10 +242,11 @@ impl BosFs {
             .collect();
         let mut parts: Vec<CompletedPart> = stream::iter(jobs).buffer_unordered(4).try_collect().await?;
         parts.sort_by_key(|p| p.part_number);
-        self.api
+        let done = self
+            .api
             .complete_multipart_upload(bucket, to, upload_id, &parts, &PutOptions::default())
             .await?;
-        Ok(())
+        Ok(done.etag)
     }
 
     /// Move every key under `from` (a directory key ending in '/') to the same place under `to`.
@@ -223,6 +268,7 @@ impl BosFs {
                         names::check_new_key(&target)?;
                         self.copy_key(&entry.key, &target, entry.size, Some(entry.etag.clone()))
                             .await
+                            .map(|_| ())
                     })
                 })
                 .collect();

@@ -65,6 +65,10 @@ pub struct MountArgs {
     /// Longest wait in milliseconds before appended bytes are sent.
     #[arg(long, default_value_t = 1000)]
     pub append_flush_ms: u64,
+    /// Attempts per BOS request before an operation fails (5xx, throttling, connection
+    /// failures; waits grow exponentially with jitter, capped at 2 s).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
     /// Let other users access the mount (needs user_allow_other in /etc/fuse.conf for non-root).
     #[arg(long)]
     pub allow_other: bool,
@@ -116,6 +120,7 @@ impl MountArgs {
         config.read_only = self.read_only;
         config.storage_class = self.storage_class;
         config.write = Arc::new(write);
+        config.max_attempts = self.max_attempts;
         config.read = Arc::new(read);
         Ok(config)
     }

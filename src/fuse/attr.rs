@@ -12,6 +12,7 @@ pub fn file_type(kind: NodeKind) -> FileType {
     match kind {
         NodeKind::File => FileType::RegularFile,
         NodeKind::Directory => FileType::Directory,
+        NodeKind::Symlink => FileType::Symlink,
     }
 }
 

@@ -13,6 +13,7 @@ mod ordered;
 pub mod session;
 
 use std::ffi::OsStr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -89,6 +90,18 @@ impl DirReplier for PlusDir<'_> {
         let attr = file_attr(&e.attr);
         self.0
             .add(INodeNo(e.ino.0), e.offset, &e.name, &self.1, &attr, Generation(0))
+    }
+}
+
+/// An extended attribute answer: its size when the caller asks (`size` 0), else the bytes,
+/// or ERANGE when they do not fit.
+fn reply_xattr(reply: fuser::ReplyXattr, data: &[u8], size: u32) {
+    if size == 0 {
+        reply.size(data.len() as u32);
+    } else if data.len() > size as usize {
+        reply.error(errno(&FsError::BufferTooSmall, "xattr"));
+    } else {
+        reply.data(data);
     }
 }
 
@@ -349,18 +362,63 @@ impl fuser::Filesystem for FuseAdapter {
         reply.ok();
     }
 
-    fn getxattr(&self, _req: &Request, _n: INodeNo, _name: &OsStr, _size: u32, reply: fuser::ReplyXattr) {
-        // Extended attributes (user.* as x-bce-meta-*) come with the metadata work; until
-        // then no node has any.
-        reply.error(Errno::from_i32(libc::ENODATA));
+    fn getxattr(&self, _req: &Request, n: INodeNo, name: &OsStr, size: u32, reply: fuser::ReplyXattr) {
+        let (fs, name) = (self.fs.clone(), name.to_owned());
+        self.spawn(async move {
+            match fs.getxattr(ino(n), &name).await {
+                Ok(value) => reply_xattr(reply, &value, size),
+                Err(e) => reply.error(errno(&e, "getxattr")),
+            }
+        });
     }
 
-    fn listxattr(&self, _req: &Request, _n: INodeNo, size: u32, reply: fuser::ReplyXattr) {
-        if size == 0 {
-            reply.size(0);
-        } else {
-            reply.data(&[]);
-        }
+    fn listxattr(&self, _req: &Request, n: INodeNo, size: u32, reply: fuser::ReplyXattr) {
+        let fs = self.fs.clone();
+        self.spawn(async move {
+            match fs.listxattr(ino(n)).await {
+                Ok(names) => reply_xattr(reply, &names, size),
+                Err(e) => reply.error(errno(&e, "listxattr")),
+            }
+        });
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        n: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        let (fs, name, value) = (self.fs.clone(), name.to_owned(), value.to_vec());
+        self.spawn(async move { reply_empty(reply, fs.setxattr(ino(n), &name, &value, flags).await, "setxattr") });
+    }
+
+    fn removexattr(&self, _req: &Request, n: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let (fs, name) = (self.fs.clone(), name.to_owned());
+        self.spawn(async move { reply_empty(reply, fs.removexattr(ino(n), &name).await, "removexattr") });
+    }
+
+    fn symlink(&self, _req: &Request, parent: INodeNo, link_name: &OsStr, target: &Path, reply: ReplyEntry) {
+        let (fs, name, target) = (self.fs.clone(), link_name.to_owned(), target.as_os_str().to_owned());
+        self.spawn(async move {
+            match fs.symlink(ino(parent), &name, &target).await {
+                Ok(attr) => reply.entry(&fs.ttl(), &file_attr(&attr), Generation(0)),
+                Err(e) => reply.error(errno(&e, "symlink")),
+            }
+        });
+    }
+
+    fn readlink(&self, _req: &Request, n: INodeNo, reply: ReplyData) {
+        let fs = self.fs.clone();
+        self.spawn(async move {
+            match fs.readlink(ino(n)).await {
+                Ok(target) => reply.data(&target),
+                Err(e) => reply.error(errno(&e, "readlink")),
+            }
+        });
     }
 
     fn statfs(&self, _req: &Request, _n: INodeNo, reply: ReplyStatfs) {

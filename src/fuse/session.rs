@@ -141,6 +141,10 @@ async fn wait_for_end(ended: &mut tokio::sync::oneshot::Receiver<std::io::Result
     }
 }
 
+/// Longest wait between two attempts of one request: with `--max-attempts 10` a request
+/// keeps trying for roughly 10 s before the operation fails.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
+
 fn fuse_config(args: &MountArgs) -> Config {
     let mut config = Config::default();
     config.mount_options = vec![
@@ -180,8 +184,13 @@ async fn connect(
         }
     };
     check_bucket(&endpoint, &credentials, bucket).await?;
-    let client = BosClient::new(ClientConfig::new(endpoint.clone(), credentials))
-        .map_err(|e| format!("invalid endpoint {endpoint}: {e}"))?;
+    let mut config = ClientConfig::new(endpoint.clone(), credentials);
+    config.retry = RetryConfig {
+        max_attempts: args.max_attempts.max(1),
+        base_delay: Duration::from_millis(100),
+        max_delay: MAX_RETRY_DELAY,
+    };
+    let client = BosClient::new(config).map_err(|e| format!("invalid endpoint {endpoint}: {e}"))?;
     Ok((Arc::new(client), server))
 }
 
@@ -211,9 +220,12 @@ async fn check_bucket(endpoint: &str, credentials: &Credentials, bucket: &str) -
     let mut config = ClientConfig::new(endpoint.to_string(), credentials.clone());
     config.connect_timeout = Duration::from_secs(3);
     config.request_timeout = Duration::from_secs(5);
+    // A few attempts: a server answering some 5xx must not stop the mount; a wrong
+    // endpoint or credentials still fail within CHECK_TIMEOUT.
     config.retry = RetryConfig {
-        max_attempts: 2,
-        ..RetryConfig::default()
+        max_attempts: 4,
+        base_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(1),
     };
     let client = BosClient::new(config).map_err(|e| format!("invalid endpoint {endpoint}: {e}"))?;
     match tokio::time::timeout(CHECK_TIMEOUT, client.head_bucket(bucket)).await {

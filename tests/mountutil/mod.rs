@@ -25,6 +25,8 @@ pub struct ServerOptions {
     pub min_part_size: u64,
     /// Share of requests failed with 5xx.
     pub fail_rate: f64,
+    /// Delay added to every response.
+    pub latency: Duration,
 }
 
 impl Default for ServerOptions {
@@ -32,6 +34,7 @@ impl Default for ServerOptions {
         ServerOptions {
             min_part_size: 1024 * 1024,
             fail_rate: 0.0,
+            latency: Duration::ZERO,
         }
     }
 }
@@ -114,7 +117,7 @@ async fn start_server(dir: &Path, options: &ServerOptions) -> RunningServer {
         buckets: vec![BUCKET.to_string()],
         credentials: Some(Credentials::local_default()),
         min_part_size: options.min_part_size,
-        latency: Duration::ZERO,
+        latency: options.latency,
         fail_rate: options.fail_rate,
         refuse_appendable_copy: false,
         region: "bj".into(),

@@ -373,6 +373,40 @@ impl FileWriter {
         }
     }
 
+    /// The options in force (stored with the object at the next create/commit).
+    pub fn options(&self) -> PutOptions {
+        match &self.inner {
+            Inner::Stream(w) => w.options().clone(),
+            Inner::Append(w) => w.options(),
+        }
+    }
+
+    /// The type of object this writer produces.
+    pub fn object_type(&self) -> ObjectType {
+        match &self.inner {
+            Inner::Stream(_) => ObjectType::Normal,
+            Inner::Append(_) => ObjectType::Appendable,
+        }
+    }
+
+    /// Whether options set now are carried by the next commit: a stream writer with changes
+    /// not yet committed (an append writer stores options only when it creates the object).
+    pub fn carries_options(&self) -> bool {
+        match &self.inner {
+            Inner::Stream(w) => w.is_dirty(),
+            Inner::Append(_) => false,
+        }
+    }
+
+    /// Replace the options without making the next commit send anything: the object already
+    /// carries them (stored by CopyObject onto itself).
+    pub fn note_options_stored(&mut self, options: PutOptions) {
+        match &mut self.inner {
+            Inner::Stream(w) => w.note_options_stored(options),
+            Inner::Append(w) => w.set_options(options),
+        }
+    }
+
     /// fsync: make what was written durable in BOS as far as the mode allows.
     ///
     /// - Append: every buffered byte is sent; returns once BOS has it.

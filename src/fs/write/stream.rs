@@ -222,6 +222,22 @@ impl StreamWriter {
         }
     }
 
+    /// The options in force.
+    pub fn options(&self) -> &PutOptions {
+        &self.options
+    }
+
+    /// Whether the next commit will send something.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Replace the options without marking the file changed: the object already carries them
+    /// (they were stored by other means, e.g. CopyObject onto itself).
+    pub fn note_options_stored(&mut self, options: PutOptions) {
+        self.options = options;
+    }
+
     /// Small file: commit. Multipart in progress: wait for the parts sent so far.
     pub async fn fsync(&mut self) -> Result<(), WriteError> {
         self.usable()?;

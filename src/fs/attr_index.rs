@@ -1,0 +1,380 @@
+//! The per-directory attribute index: how `ls -l` and rsync learn the attributes stored in
+//! user metadata without a HEAD per entry.
+//!
+//! ListObjects returns key, size, ETag and Last-Modified, never user metadata. So the mount
+//! keeps, in every directory it writes to, one JSON object `<dir>/.bosmount-attrs.json`
+//! (hidden from listings, refused as a file name) mapping each name it wrote to the ETag of
+//! that version and the object's user metadata, type and content type.
+//!
+//! Reading (readdir): a listing page that contains the index (or, for the rare directory
+//! whose first page ends before the index's name, a direct GET) makes the mount read it —
+//! or reuse its own copy when the listed ETag is the one it last wrote or read. An entry
+//! whose listed ETag matches its index entry gets its attributes from there; any other file
+//! in that directory is verified with a HEAD, many in flight at once
+//! ([`HEAD_CONCURRENCY`]), never one after another. A directory without an index (objects
+//! put by other tools) costs no HEAD at all: its files show the mount's defaults and their
+//! Last-Modified, as before. The index is only a cache: a stale or lost entry costs a HEAD,
+//! never a wrong answer, because the ETag must match.
+//!
+//! Writing: every upload, metadata change, symlink, rename and unlink of ours records the
+//! change in memory; a background task applies the changes of a directory at most
+//! [`FLUSH_DELAY`] later with one PutObject conditioned on the index's ETag (If-Match, or
+//! If-None-Match: * when creating it), re-reading and merging when another mount wrote it
+//! meanwhile. Unmount and SIGTERM flush what waits ([`AttrIndexes::flush_all`]). If the
+//! mount dies within that delay, entries of the last second are missing from the index:
+//! those files cost a HEAD when listed — or, in a directory that has no index yet, show
+//! defaults until the mount next writes there.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::bos::{BosApi, ErrorKind, ObjectMeta, ObjectType, PutOptions};
+use crate::fs::attr::ObjectAttr;
+use crate::fs::names::ATTR_INDEX_NAME;
+
+/// Longest time a change waits before the index is written.
+pub const FLUSH_DELAY: Duration = Duration::from_millis(1000);
+
+/// HEADs in flight at once when listed entries must be verified.
+pub const HEAD_CONCURRENCY: usize = 48;
+
+/// Attempts to write one directory's index when other mounts keep changing it.
+const WRITE_ATTEMPTS: u32 = 6;
+
+/// What the index stores about one name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// ETag of the version described.
+    pub etag: String,
+    /// "a" for an Appendable object, absent for Normal.
+    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
+    pub appendable: Option<String>,
+    /// Content-Type.
+    #[serde(rename = "ct", default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// User metadata (names without `x-bce-meta-`).
+    #[serde(rename = "m", default)]
+    pub meta: BTreeMap<String, String>,
+}
+
+impl IndexEntry {
+    /// The entry describing `meta`.
+    pub fn of(meta: &ObjectMeta) -> Self {
+        IndexEntry {
+            etag: meta.etag.clone(),
+            appendable: (meta.object_type == ObjectType::Appendable).then(|| "a".to_string()),
+            content_type: meta.content_type.clone(),
+            meta: meta.user_meta.clone(),
+        }
+    }
+
+    /// The object metadata this entry and a listing's facts give together.
+    pub fn to_meta(&self, listed: &crate::bos::ListEntry) -> ObjectMeta {
+        let mut meta = ObjectMeta::new(listed.key.clone());
+        meta.size = listed.size;
+        meta.etag = listed.etag.clone();
+        meta.last_modified = listed.last_modified;
+        meta.storage_class = listed.storage_class;
+        meta.content_type = self.content_type.clone();
+        meta.user_meta = self.meta.clone();
+        if self.appendable.is_some() {
+            meta.object_type = ObjectType::Appendable;
+            meta.next_append_offset = Some(listed.size);
+        }
+        meta
+    }
+}
+
+/// The index object's body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexBody {
+    /// Format version (1).
+    #[serde(rename = "v", default)]
+    pub version: u32,
+    /// Name in the directory → entry.
+    #[serde(rename = "e", default)]
+    pub entries: BTreeMap<String, IndexEntry>,
+}
+
+#[derive(Debug, Default)]
+struct DirState {
+    /// Changes not written yet: `None` removes the name.
+    pending: BTreeMap<String, Option<IndexEntry>>,
+    /// The index as we last wrote or read it, with its ETag.
+    known: Option<(String, Arc<IndexBody>)>,
+    /// A flush task is scheduled.
+    scheduled: bool,
+}
+
+#[derive(Debug)]
+struct Shared {
+    api: Arc<dyn BosApi>,
+    bucket: String,
+    dirs: Mutex<HashMap<String, DirState>>,
+    /// Serialises writers of the index (one flush at a time per mount keeps it simple).
+    writing: tokio::sync::Mutex<()>,
+}
+
+/// The attribute indexes of one mount.
+#[derive(Debug, Clone)]
+pub struct AttrIndexes {
+    shared: Arc<Shared>,
+}
+
+/// The index key of directory `dir_key` ("" or ending in '/').
+pub fn index_key(dir_key: &str) -> String {
+    format!("{dir_key}{ATTR_INDEX_NAME}")
+}
+
+/// Directory key and name of a file key.
+fn split_key(key: &str) -> (&str, &str) {
+    match key.rfind('/') {
+        Some(i) => (&key[..=i], &key[i + 1..]),
+        None => ("", key),
+    }
+}
+
+impl AttrIndexes {
+    /// Indexes kept in `bucket` through `api`.
+    pub fn new(api: Arc<dyn BosApi>, bucket: String) -> Self {
+        AttrIndexes {
+            shared: Arc::new(Shared {
+                api,
+                bucket,
+                dirs: Mutex::new(HashMap::new()),
+                writing: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    fn dirs(&self) -> MutexGuard<'_, HashMap<String, DirState>> {
+        self.shared.dirs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The file at `key` is now described by `attr` (ignored without full metadata).
+    pub fn note(&self, key: &str, attr: &ObjectAttr) {
+        if let Some(meta) = &attr.meta {
+            self.change(key, Some(IndexEntry::of(meta)));
+        }
+    }
+
+    /// The file at `key` is gone.
+    pub fn forget(&self, key: &str) {
+        self.change(key, None);
+    }
+
+    fn change(&self, key: &str, entry: Option<IndexEntry>) {
+        let (dir, name) = split_key(key);
+        if name.is_empty() || name == ATTR_INDEX_NAME {
+            return;
+        }
+        let schedule = {
+            let mut dirs = self.dirs();
+            let state = dirs.entry(dir.to_string()).or_default();
+            state.pending.insert(name.to_string(), entry);
+            !std::mem::replace(&mut state.scheduled, true)
+        };
+        if schedule {
+            let me = self.clone();
+            let dir = dir.to_string();
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    tokio::time::sleep(FLUSH_DELAY).await;
+                    me.flush_dir(&dir).await;
+                });
+            }
+        }
+    }
+
+    /// What this mount knows of `dir_key`'s index when its ETag is `etag`: our own copy
+    /// (if it is that version) with our unwritten changes over it.
+    pub fn cached(&self, dir_key: &str, etag: &str) -> Option<IndexBody> {
+        let dirs = self.dirs();
+        let state = dirs.get(dir_key)?;
+        let (known_etag, body) = state.known.as_ref()?;
+        if !crate::fs::write::existing::same_etag(known_etag, etag) {
+            return None;
+        }
+        let mut body = (**body).clone();
+        apply(&mut body, &state.pending);
+        Some(body)
+    }
+
+    /// Our unwritten changes for `dir_key`, applied to `body`.
+    pub fn with_pending(&self, dir_key: &str, mut body: IndexBody) -> IndexBody {
+        if let Some(state) = self.dirs().get(dir_key) {
+            apply(&mut body, &state.pending);
+        }
+        body
+    }
+
+    /// Read `dir_key`'s index from the bucket (None when there is none), remembering it.
+    pub async fn load(&self, dir_key: &str) -> Result<Option<IndexBody>, crate::bos::BosError> {
+        let key = index_key(dir_key);
+        match self.shared.api.get_object(&self.shared.bucket, &key, None).await {
+            Ok(got) => {
+                let body: IndexBody = serde_json::from_slice(&got.body).unwrap_or_else(|e| {
+                    log::warn!("ignoring the unreadable attribute index {key:?}: {e}");
+                    IndexBody::default()
+                });
+                let mut dirs = self.dirs();
+                let state = dirs.entry(dir_key.to_string()).or_default();
+                state.known = Some((got.meta.etag.clone(), Arc::new(body.clone())));
+                Ok(Some(body))
+            }
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Write every directory's waiting changes now (unmount, SIGTERM).
+    pub async fn flush_all(&self) {
+        let dirs: Vec<String> = self
+            .dirs()
+            .iter()
+            .filter(|(_, s)| !s.pending.is_empty())
+            .map(|(d, _)| d.clone())
+            .collect();
+        for dir in dirs {
+            self.flush_dir(&dir).await;
+        }
+    }
+
+    /// Write `dir`'s waiting changes: read (unless we know the current version), merge, put
+    /// conditioned on the version read; again from a fresh read when someone else wrote it.
+    async fn flush_dir(&self, dir: &str) {
+        let _writing = self.shared.writing.lock().await;
+        let (pending, known) = {
+            let mut dirs = self.dirs();
+            let Some(state) = dirs.get_mut(dir) else {
+                return;
+            };
+            state.scheduled = false;
+            (std::mem::take(&mut state.pending), state.known.clone())
+        };
+        if pending.is_empty() {
+            return;
+        }
+        let key = index_key(dir);
+        let mut base = known;
+        for attempt in 0..WRITE_ATTEMPTS {
+            let (etag, mut body) = match base.take() {
+                Some((etag, body)) => (Some(etag), (*body).clone()),
+                None => match self.load(dir).await {
+                    Ok(Some(body)) => {
+                        let etag = self.dirs().get(dir).and_then(|s| s.known.as_ref().map(|k| k.0.clone()));
+                        (etag, body)
+                    }
+                    Ok(None) => (None, IndexBody::default()),
+                    Err(e) => {
+                        log::warn!("cannot read the attribute index {key:?}: {e}");
+                        break;
+                    }
+                },
+            };
+            body.version = 1;
+            apply(&mut body, &pending);
+            let bytes = match serde_json::to_vec(&body) {
+                Ok(b) => b,
+                Err(e) => {
+                    log::warn!("cannot encode the attribute index {key:?}: {e}");
+                    return;
+                }
+            };
+            let options = PutOptions {
+                content_type: Some("application/json".into()),
+                if_match: etag.clone(),
+                if_none_match_any: etag.is_none(),
+                ..PutOptions::default()
+            };
+            match self
+                .shared
+                .api
+                .put_object(&self.shared.bucket, &key, Bytes::from(bytes), &options)
+                .await
+            {
+                Ok(put) => {
+                    let mut dirs = self.dirs();
+                    let state = dirs.entry(dir.to_string()).or_default();
+                    state.known = Some((put.etag, Arc::new(body)));
+                    return;
+                }
+                Err(e)
+                    if matches!(e.kind(), ErrorKind::PreconditionFailed | ErrorKind::AlreadyExists)
+                        && attempt + 1 < WRITE_ATTEMPTS =>
+                {
+                    log::debug!("attribute index {key:?} changed meanwhile; merging again");
+                }
+                Err(e) => {
+                    log::warn!("cannot write the attribute index {key:?}: {e}");
+                    break;
+                }
+            }
+        }
+        // Not written: keep the changes for the next flush (newer changes win).
+        let mut dirs = self.dirs();
+        let state = dirs.entry(dir.to_string()).or_default();
+        state.known = None;
+        for (name, entry) in pending {
+            state.pending.entry(name).or_insert(entry);
+        }
+    }
+}
+
+fn apply(body: &mut IndexBody, pending: &BTreeMap<String, Option<IndexEntry>>) {
+    for (name, entry) in pending {
+        match entry {
+            Some(entry) => {
+                body.entries.insert(name.clone(), entry.clone());
+            }
+            None => {
+                body.entries.remove(name);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_split_into_directory_and_name() {
+        assert_eq!(split_key("a/b/c"), ("a/b/", "c"));
+        assert_eq!(split_key("top"), ("", "top"));
+        assert_eq!(index_key("d/"), "d/.bosmount-attrs.json");
+    }
+
+    #[test]
+    fn body_round_trips_and_applies_changes() {
+        let mut meta = ObjectMeta::new("d/x");
+        meta.etag = "e1".into();
+        meta.object_type = ObjectType::Appendable;
+        meta.user_meta.insert("mode".into(), "100600".into());
+        let mut body = IndexBody::default();
+        let mut pending = BTreeMap::new();
+        pending.insert("x".to_string(), Some(IndexEntry::of(&meta)));
+        pending.insert("gone".to_string(), None);
+        body.entries.insert("gone".into(), IndexEntry::of(&meta));
+        apply(&mut body, &pending);
+        let text = serde_json::to_string(&body).expect("encode");
+        let back: IndexBody = serde_json::from_str(&text).expect("decode");
+        assert_eq!(back, body);
+        assert_eq!(back.entries.len(), 1);
+        let listed = crate::bos::ListEntry {
+            key: "d/x".into(),
+            size: 5,
+            etag: "e1".into(),
+            last_modified: std::time::SystemTime::UNIX_EPOCH,
+            storage_class: crate::bos::StorageClass::Standard,
+        };
+        let m = back.entries["x"].to_meta(&listed);
+        assert_eq!(m.object_type, ObjectType::Appendable);
+        assert_eq!(m.next_append_offset, Some(5));
+        assert_eq!(m.user_meta.get("mode").map(String::as_str), Some("100600"));
+    }
+}

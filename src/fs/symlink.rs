@@ -1,0 +1,75 @@
+//! Symbolic links: an object whose user metadata holds the target (`x-bce-meta-symlink`,
+//! see [`crate::fs::meta_codec`]) and whose mode says S_IFLNK; the body is the target too,
+//! so its size is the target's length, as `lstat` reports for a link. The inode table and
+//! caches treat a link as a file; only the attributes reported to the kernel say Symlink,
+//! which needs the object's metadata (a HEAD, or the directory's attribute index).
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+use crate::bos::{ObjectMeta, PutOptions};
+use crate::fs::attr::{NodeKind, ObjectAttr, Perms};
+use crate::fs::error::{FsError, FsResult};
+use crate::fs::inode::{child_key, InodeNo};
+use crate::fs::persist::check_size;
+use crate::fs::{meta_codec, names, BosFs, FsAttr};
+
+impl BosFs {
+    /// Create symlink `name` in `parent` pointing at `target`.
+    pub async fn symlink(&self, parent: InodeNo, name: &OsStr, target: &OsStr) -> FsResult<FsAttr> {
+        self.check_writable()?;
+        let name = names::component(name)?;
+        let parent_node = self.dir_node(parent)?;
+        let key = child_key(&parent_node.key, name, NodeKind::File);
+        names::check_new_key(&key)?;
+        names::check_not_reserved(name)?;
+        let target = target.as_bytes();
+        if target.is_empty() {
+            return Err(FsError::NotFound);
+        }
+        let perms = Perms {
+            mode: Some(0o777),
+            symlink: true,
+            ..Perms::default()
+        };
+        let mut user_meta = std::collections::BTreeMap::new();
+        meta_codec::encode_perms(&perms, false, &mut user_meta);
+        user_meta.insert(meta_codec::SYMLINK.into(), meta_codec::encode_value(target));
+        if check_size(&user_meta).is_err() {
+            return Err(FsError::NameTooLong(format!(
+                "symlink target of {} bytes",
+                target.len()
+            )));
+        }
+        let options = PutOptions {
+            user_meta: user_meta.clone(),
+            ..PutOptions::default()
+        };
+        let put = self
+            .api
+            .put_object(&self.config.bucket, &key, Bytes::copy_from_slice(target), &options)
+            .await?;
+        let mut meta = ObjectMeta::new(key.clone());
+        meta.size = target.len() as u64;
+        meta.etag = put.etag;
+        meta.last_modified = SystemTime::now();
+        meta.user_meta = user_meta;
+        let attr = ObjectAttr::from_meta(meta);
+        self.cache().put_found(&key, attr.clone());
+        self.index_note(&key, &attr);
+        self.remember_entry(parent, name, &attr)
+    }
+
+    /// The target of symlink `ino`.
+    pub async fn readlink(&self, ino: InodeNo) -> FsResult<Vec<u8>> {
+        let node = self.node(ino)?;
+        if node.kind == NodeKind::Directory {
+            return Err(FsError::InvalidArgument("not a symlink".into()));
+        }
+        let meta = self.known_meta(&node.key).await?;
+        meta_codec::symlink_target(&meta.user_meta).ok_or_else(|| FsError::InvalidArgument("not a symlink".into()))
+    }
+}
