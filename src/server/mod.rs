@@ -18,8 +18,9 @@
 //! token any `x-bce-security-token` is accepted (it is still signed), with a token it must
 //! match (else 400 `InvalidSessionToken`). Requests are counted in `/_stats` after routing,
 //! before fault injection and authentication. Normal objects report
-//! `x-bce-object-type: Normal`. Appendable objects report `Content-MD5` only until their
-//! first append (the whole-content MD5 is not kept incrementally).
+//! `x-bce-object-type: Normal`. Appendable objects report `Content-MD5` of their whole
+//! content after every append: the index record keeps the resumable MD5 state, extended
+//! with each append's bytes as they arrive (never a re-read of the object).
 
 mod auth_check;
 mod error;

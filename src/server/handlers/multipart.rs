@@ -308,6 +308,7 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> ApiResu
                     meta,
                     content_md5: None,
                     crc32,
+                    md5_state: None,
                 })
             })
         })

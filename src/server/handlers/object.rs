@@ -60,6 +60,7 @@ pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option<Bo
         meta,
         content_md5: Some(received.md5_base64()),
         crc32: received.crc32,
+        md5_state: None,
     };
     let etag = record.etag.clone();
     let old = commit(&ctx.store, bucket, key, record, conditions, vec![id]).await?;
@@ -310,12 +311,13 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respon
         meta.storage_class = class;
     }
     let store = Arc::clone(&ctx.store);
-    let (segments, new_blobs, object_type, content_md5) = if same {
+    let (segments, new_blobs, object_type, content_md5, md5_state) = if same {
         (
             src.segments.clone(),
             Vec::new(),
             src.object_type,
             src.content_md5.clone(),
+            src.md5_state.clone(),
         )
     } else if appendable {
         let mut temp = store.blobs.temp();
@@ -334,6 +336,7 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respon
             vec![id],
             ObjectType::Normal,
             src.content_md5.clone(),
+            None,
         )
     } else {
         let old_segments = src.segments.clone();
@@ -355,7 +358,7 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respon
             })
             .await?;
         let ids = segments.iter().map(|s| s.blob.clone()).collect();
-        (segments, ids, ObjectType::Normal, src.content_md5.clone())
+        (segments, ids, ObjectType::Normal, src.content_md5.clone(), None)
     };
     let record = ObjectRecord {
         segments,
@@ -366,6 +369,7 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respon
         meta,
         content_md5,
         crc32: src.crc32,
+        md5_state,
     };
     let answer = CopyObjectResponse {
         last_modified: crate::bos::types::format_iso8601(time_of(record.modified_ms)),

@@ -9,7 +9,7 @@ use crate::server::stats::Stats;
 use axum::body::Body;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use md5::{Digest, Md5};
+use md5::Md5;
 use sha2::Sha256;
 use std::collections::{HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
@@ -41,6 +41,12 @@ pub struct Received {
     pub crc32: u32,
     /// SHA-256, when asked for.
     pub sha256: Option<[u8; 32]>,
+    /// MD5 of the whole content after this write: the body's own MD5 for a new file, the
+    /// resumed hash of the old content plus the body for an append.
+    pub content_md5: [u8; 16],
+    /// The serialized state behind `content_md5` (see [`super::md5_state`]), `None` for
+    /// an append to content whose state was not known.
+    pub content_md5_state: Option<String>,
 }
 
 impl Received {
@@ -53,6 +59,14 @@ impl Received {
     pub fn md5_base64(&self) -> String {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(self.md5)
+    }
+
+    /// Base64 MD5 of the whole content, when known.
+    pub fn content_md5_base64(&self) -> Option<String> {
+        use base64::Engine;
+        self.content_md5_state
+            .as_ref()
+            .map(|_| base64::engine::general_purpose::STANDARD.encode(self.content_md5))
     }
 }
 
@@ -67,6 +81,8 @@ pub enum Target {
         path: PathBuf,
         /// Where the new bytes go.
         offset: u64,
+        /// MD5 state of the blob's first `offset` bytes, extended with the new bytes.
+        resume: Option<Box<Md5>>,
     },
 }
 
@@ -126,38 +142,63 @@ enum Msg {
     End,
 }
 
+/// Where the whole-content MD5 comes from.
+enum Whole {
+    /// The body is the whole content.
+    Body,
+    /// Old content (resumed state) followed by the body.
+    Resumed(Box<Md5>),
+    /// Old content of unknown digest.
+    Unknown,
+}
+
 struct Hashers {
     md5: Md5,
+    whole: Whole,
     crc: crc32fast::Hasher,
     sha: Option<Sha256>,
     size: u64,
 }
 
 impl Hashers {
-    fn new(want_sha256: bool) -> Self {
+    fn new(want_sha256: bool, whole: Whole) -> Self {
         Hashers {
-            md5: Md5::new(),
+            md5: md5::Digest::new(),
+            whole,
             crc: crc32fast::Hasher::new(),
-            sha: want_sha256.then(Sha256::new),
+            sha: want_sha256.then(<Sha256 as sha2::Digest>::new),
             size: 0,
         }
     }
 
     fn update(&mut self, data: &[u8]) {
-        self.md5.update(data);
+        md5::Digest::update(&mut self.md5, data);
+        if let Whole::Resumed(h) = &mut self.whole {
+            md5::Digest::update(h.as_mut(), data);
+        }
         self.crc.update(data);
         if let Some(sha) = &mut self.sha {
-            sha.update(data);
+            sha2::Digest::update(sha, data);
         }
         self.size += data.len() as u64;
     }
 
     fn finish(self) -> Received {
+        let (content_md5, content_md5_state) = match &self.whole {
+            Whole::Body => (
+                super::md5_state::digest_of(&self.md5),
+                Some(super::md5_state::save(&self.md5)),
+            ),
+            Whole::Resumed(h) => (super::md5_state::digest_of(h), Some(super::md5_state::save(h))),
+            Whole::Unknown => ([0; 16], None),
+        };
         Received {
             size: self.size,
-            md5: self.md5.finalize().into(),
+            md5: md5::Digest::finalize(self.md5).into(),
             crc32: self.crc.finalize(),
-            sha256: self.sha.map(|s| s.finalize().into()),
+            sha256: self.sha.map(|s| sha2::Digest::finalize(s).into()),
+            content_md5,
+            content_md5_state,
         }
     }
 }
@@ -243,7 +284,7 @@ impl BlobStore {
     /// Copy `pieces` (blob id, offset, length) into `temp`, hashing, then fsync. Blocking.
     pub fn copy_into(&self, pieces: &[(String, u64, u64)], temp: &TempFile) -> io::Result<Received> {
         let mut out = OpenOptions::new().write(true).create_new(true).open(temp.path())?;
-        let mut hashers = Hashers::new(false);
+        let mut hashers = Hashers::new(false, Whole::Body);
         let mut buf = vec![0u8; READ_CHUNK * 4];
         for (id, offset, len) in pieces {
             let mut file = File::open(self.path(id))?;
@@ -279,16 +320,16 @@ impl BlobStore {
     ) -> ApiResult<Received> {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(CHANNEL_CHUNKS);
         let writer = tokio::task::spawn_blocking(move || -> io::Result<Received> {
-            let mut file = match &target {
-                Target::New(path) => OpenOptions::new().write(true).create_new(true).open(path)?,
-                Target::Append { path, offset } => {
+            let (mut file, whole) = match target {
+                Target::New(path) => (OpenOptions::new().write(true).create_new(true).open(path)?, Whole::Body),
+                Target::Append { path, offset, resume } => {
                     let mut f = OpenOptions::new().write(true).open(path)?;
-                    f.set_len(*offset)?;
-                    f.seek(SeekFrom::Start(*offset))?;
-                    f
+                    f.set_len(offset)?;
+                    f.seek(SeekFrom::Start(offset))?;
+                    (f, resume.map_or(Whole::Unknown, Whole::Resumed))
                 }
             };
-            let mut hashers = Hashers::new(want_sha256);
+            let mut hashers = Hashers::new(want_sha256, whole);
             loop {
                 match rx.blocking_recv() {
                     Some(Msg::Data(chunk)) => {

@@ -480,6 +480,7 @@ mod tests {
             meta: Default::default(),
             content_md5: None,
             crc32: 0,
+            md5_state: None,
         }
     }
 

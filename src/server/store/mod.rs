@@ -5,6 +5,7 @@
 
 pub mod blobs;
 pub mod index;
+pub mod md5_state;
 pub mod records;
 
 use crate::bos::types::is_valid_bucket_name;

@@ -73,6 +73,12 @@ pub struct ObjectRecord {
     pub content_md5: Option<String>,
     /// CRC-32 (IEEE) of the whole content.
     pub crc32: u32,
+    /// Appendable objects: the serialized MD5 state of the whole content (base64), so an
+    /// append extends the whole-content MD5 with its own bytes only. Committed together
+    /// with `size`, so it always matches the committed length. Absent for Normal objects
+    /// and for appendable objects written before the state was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5_state: Option<String>,
 }
 
 impl ObjectRecord {
