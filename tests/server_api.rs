@@ -724,6 +724,66 @@ async fn appendable_content_md5_is_of_the_whole_content_after_every_append() {
 }
 
 #[tokio::test]
+async fn traffic_limit_is_validated_on_every_request() {
+    let s = TestServer::start().await;
+    s.send(s.req("PUT", "/bkt/src").body("source bytes")).await.expect(200);
+    let id = upload(&s, "dst").await;
+    for good in ["819200", "838860800"] {
+        let g = s
+            .send(s.req("GET", "/bkt/src").h("x-bce-traffic-limit", good))
+            .await
+            .expect(200);
+        assert_eq!(g.body, b"source bytes");
+    }
+    for bad in ["819199", "838860801", "fast", "-1"] {
+        let limit = |r: Req| r.h("x-bce-traffic-limit", bad);
+        let r = s.send(limit(s.req("GET", "/bkt/src"))).await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "InvalidArgument"),
+            "GET with {bad:?}"
+        );
+        let r = s.send(limit(s.req("HEAD", "/bkt/src"))).await;
+        assert_eq!((r.status, r.body.len()), (400, 0), "HEAD with {bad:?}");
+        let r = s
+            .send(limit(s.req("PUT", "/bkt/copied").h("x-bce-copy-source", "/bkt/src")))
+            .await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "InvalidArgument"),
+            "CopyObject with {bad:?}"
+        );
+        let r = s
+            .send(limit(
+                s.req("PUT", "/bkt/dst")
+                    .q("partNumber", "1")
+                    .q("uploadId", &id)
+                    .h("x-bce-copy-source", "/bkt/src"),
+            ))
+            .await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "InvalidArgument"),
+            "UploadPartCopy with {bad:?}"
+        );
+        let r = s.send(limit(s.req("PUT", "/bkt/put").body("x"))).await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "InvalidArgument"),
+            "PutObject with {bad:?}"
+        );
+    }
+    assert_eq!(s.send(s.req("HEAD", "/bkt/copied")).await.status, 404);
+    assert_eq!(s.send(s.req("HEAD", "/bkt/put")).await.status, 404);
+    let parts = s
+        .send(s.req("GET", "/bkt/dst").q("uploadId", &id))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(parts["parts"], serde_json::json!([]));
+}
+
+#[tokio::test]
 async fn concurrent_appends_never_tear() {
     let s = TestServer::start().await;
     s.send(s.req("POST", "/bkt/log").q("append", "")).await.expect(200);

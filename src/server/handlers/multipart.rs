@@ -118,7 +118,6 @@ pub async fn upload_part(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option<B
     let number = part_number(ctx)?;
     let id = upload_id(ctx)?;
     let digests = ExpectedDigests::parse(&ctx.headers)?;
-    crate::server::request::check_traffic_limit(&ctx.headers)?;
     check_length(&ctx.headers, MAX_PART_SIZE)?;
     require_upload(ctx, bucket, key, &id).await?;
     let mut temp = ctx.store.blobs.temp();
