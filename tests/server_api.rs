@@ -1057,6 +1057,52 @@ async fn upload_part_copy_and_upload_listing() {
 }
 
 #[tokio::test]
+async fn upload_listing_pages_between_uploads_of_one_key() {
+    let s = TestServer::start().await;
+    let mut want = vec![("a".to_string(), upload(&s, "a").await)];
+    let mut same = Vec::new();
+    for _ in 0..3 {
+        same.push(upload(&s, "same").await);
+    }
+    want.extend(same.iter().map(|id| ("same".to_string(), id.clone())));
+    want.push(("z".to_string(), upload(&s, "z").await));
+    // Page by page with maxUploads=1, following nextKeyMarker / nextUploadIdMarker.
+    let mut got = Vec::new();
+    let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+    for _ in 0..20 {
+        let mut req = s.req("GET", "/bkt").q("uploads", "").q("maxUploads", "1");
+        if let Some(k) = &key_marker {
+            req = req.q("keyMarker", k);
+        }
+        if let Some(i) = &id_marker {
+            req = req.q("uploadIdMarker", i);
+        }
+        let page = s.send(req).await.expect(200).json();
+        for u in page["uploads"].as_array().expect("uploads") {
+            got.push((
+                u["key"].as_str().expect("key").to_string(),
+                u["uploadId"].as_str().expect("id").to_string(),
+            ));
+        }
+        if page["isTruncated"] != true {
+            break;
+        }
+        key_marker = page["nextKeyMarker"].as_str().map(str::to_string);
+        id_marker = page["nextUploadIdMarker"].as_str().map(str::to_string);
+    }
+    // Every upload exactly once; the uploads of one key in the order they were started.
+    assert_eq!(got, want);
+    // keyMarker alone goes past every upload of that key.
+    let page = s
+        .send(s.req("GET", "/bkt").q("uploads", "").q("keyMarker", "same"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(page["uploads"][0]["key"], "z");
+    assert_eq!(page["uploads"].as_array().expect("uploads").len(), 1);
+}
+
+#[tokio::test]
 async fn buckets() {
     let s = TestServer::start().await;
     s.send(s.req("HEAD", "/bkt")).await.expect(200);

@@ -15,7 +15,7 @@ use crate::server::request::{
     WriteConditions,
 };
 use crate::server::response::{json, ok, quoted, set};
-use crate::server::store::blobs::{new_id, Received, Target};
+use crate::server::store::blobs::{Received, Target};
 use crate::server::store::records::{now_ms, time_of, ObjectRecord, PartRecord, Segment, UploadRecord};
 use axum::body::Body;
 use axum::http::{header, StatusCode};
@@ -56,7 +56,7 @@ pub async fn initiate(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Response>
     validate_key(key)?;
     ctx.store.require_bucket(bucket)?;
     let meta = stored_meta(&ctx.headers)?;
-    let id = new_id();
+    let id = new_upload_id();
     let record = UploadRecord {
         key: key.to_string(),
         meta,
@@ -72,6 +72,21 @@ pub async fn initiate(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Response>
             upload_id: id,
         },
     ))
+}
+
+/// A new upload id: 32 hex digits, the first 12 the initiation time in milliseconds (so
+/// ids sort in the order uploads were started), the rest random. Within one process the
+/// time part strictly increases, so uploads started in the same millisecond keep their order.
+fn new_upload_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = now_ms();
+    let previous = LAST
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| Some(now.max(last + 1)))
+        .unwrap_or(now);
+    let stamp = now.max(previous + 1);
+    let random: [u8; 10] = rand::random();
+    format!("{stamp:012x}{}", crate::bos::auth::hex_lower(&random))
 }
 
 async fn require_upload(ctx: &Ctx, bucket: &str, key: &str, id: &str) -> ApiResult<UploadRecord> {
@@ -401,7 +416,26 @@ pub async fn list_parts(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respons
     ))
 }
 
-/// ListMultipartUploads.
+/// A ListMultipartUploads answer: BOS's fields plus the S3-style upload id markers that
+/// let a page end between two uploads of one key.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UploadsPage {
+    #[serde(flatten)]
+    base: ListMultipartUploadsResponse,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upload_id_marker: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_upload_id_marker: Option<String>,
+}
+
+/// ListMultipartUploads. Uploads are ordered by (key, upload id); upload ids start with
+/// the initiation time, so the uploads of one key come in the order they were started.
+/// `keyMarker` alone lists keys after it; with `uploadIdMarker` it lists that key's
+/// uploads after that id, then later keys. A truncated page names where to go on in
+/// `nextKeyMarker` (and `nextUploadIdMarker` when it ended on an upload). Clients that
+/// only send `keyMarker` (the Python SDK's `list_all_multipart_uploads`) page correctly
+/// unless a page boundary falls between uploads of one key.
 pub async fn list_uploads(ctx: &Ctx, bucket: &str) -> ApiResult<Response> {
     ctx.store.require_bucket(bucket)?;
     let max = page_size(ctx, "maxUploads")?;
@@ -411,15 +445,25 @@ pub async fn list_uploads(ctx: &Ctx, bucket: &str) -> ApiResult<Response> {
         return Err(ApiError::invalid_argument("delimiter must be at most one character"));
     }
     let marker = ctx.param("keyMarker").unwrap_or("").to_string();
+    let id_marker = ctx
+        .param("uploadIdMarker")
+        .filter(|m| !m.is_empty() && !marker.is_empty())
+        .map(str::to_string);
     let b = bucket.to_string();
     let mut uploads = ctx.store.run(move |s| s.index.uploads(&b)).await?;
-    uploads.sort_by(|(ia, a), (ib, b)| (&a.key, a.initiated_ms, ia).cmp(&(&b.key, b.initiated_ms, ib)));
+    uploads.sort_by(|(ia, a), (ib, b)| (&a.key, ia).cmp(&(&b.key, ib)));
+    let after_marker = |key: &str, id: &str| match &id_marker {
+        _ if marker.is_empty() => true,
+        Some(m) => (key, id) > (marker.as_str(), m.as_str()),
+        None => key > marker.as_str(),
+    };
     let mut entries = Vec::new();
     let mut prefixes: Vec<String> = Vec::new();
     let mut truncated = false;
-    let mut last = None;
+    // Where the page ended: a key (or common prefix) and, for an upload, its id.
+    let mut last: Option<(String, Option<String>)> = None;
     for (id, upload) in uploads {
-        if !upload.key.starts_with(&prefix) || (!marker.is_empty() && upload.key.as_str() <= marker.as_str()) {
+        if !upload.key.starts_with(&prefix) || !after_marker(&upload.key, &id) {
             continue;
         }
         let common = delimiter.as_ref().and_then(|d| {
@@ -438,11 +482,11 @@ pub async fn list_uploads(ctx: &Ctx, bucket: &str) -> ApiResult<Response> {
         }
         match common {
             Some(c) => {
-                last = Some(c.clone());
+                last = Some((c.clone(), None));
                 prefixes.push(c);
             }
             None => {
-                last = Some(upload.key.clone());
+                last = Some((upload.key.clone(), Some(id.clone())));
                 entries.push(UploadEntry {
                     key: upload.key,
                     upload_id: id,
@@ -453,20 +497,28 @@ pub async fn list_uploads(ctx: &Ctx, bucket: &str) -> ApiResult<Response> {
             }
         }
     }
+    let (next_key, next_id) = match last {
+        Some((key, id)) if truncated => (Some(key), id),
+        _ => (None, None),
+    };
     Ok(json(
         StatusCode::OK,
-        &ListMultipartUploadsResponse {
-            bucket: bucket.to_string(),
-            key_marker: marker,
-            next_key_marker: if truncated { last } else { None },
-            max_uploads: max as u32,
-            is_truncated: truncated,
-            prefix,
-            common_prefixes: delimiter
-                .as_ref()
-                .map(|_| prefixes.into_iter().map(|prefix| PrefixEntry { prefix }).collect()),
-            delimiter,
-            uploads: entries,
+        &UploadsPage {
+            base: ListMultipartUploadsResponse {
+                bucket: bucket.to_string(),
+                key_marker: marker,
+                next_key_marker: next_key,
+                max_uploads: max as u32,
+                is_truncated: truncated,
+                prefix,
+                common_prefixes: delimiter
+                    .as_ref()
+                    .map(|_| prefixes.into_iter().map(|prefix| PrefixEntry { prefix }).collect()),
+                delimiter,
+                uploads: entries,
+            },
+            upload_id_marker: id_marker,
+            next_upload_id_marker: next_id,
         },
     ))
 }
