@@ -850,6 +850,20 @@ async fn part(s: &TestServer, key: &str, id: &str, n: u32, data: &[u8]) -> Strin
     r.header("etag").expect("etag").trim_matches('"').to_string()
 }
 
+/// Make `key` a completed multipart object of `data` in parts of `part_size`.
+async fn multipart_object(s: &TestServer, key: &str, data: &[u8], part_size: usize) {
+    let id = upload(s, key).await;
+    let mut list = Vec::new();
+    for (n, chunk) in data.chunks(part_size).enumerate() {
+        let etag = part(s, key, &id, n as u32 + 1, chunk).await;
+        list.push(format!(r#"{{"partNumber":{},"eTag":"{etag}"}}"#, n + 1));
+    }
+    let body = format!(r#"{{"parts":[{}]}}"#, list.join(","));
+    s.send(s.req("POST", &format!("/bkt/{key}")).q("uploadId", &id).body(body))
+        .await
+        .expect(200);
+}
+
 #[tokio::test]
 async fn multipart_upload() {
     let s = TestServer::start_with(|c| c.min_part_size = 5).await;
@@ -1100,6 +1114,51 @@ async fn upload_listing_pages_between_uploads_of_one_key() {
         .json();
     assert_eq!(page["uploads"][0]["key"], "z");
     assert_eq!(page["uploads"].as_array().expect("uploads").len(), 1);
+}
+
+#[tokio::test]
+async fn get_of_a_multipart_object_survives_its_replacement_and_deletion() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const PART: usize = 8 * 1024 * 1024;
+    let s = TestServer::start().await;
+    let data: Vec<u8> = (0..3 * PART).map(|i| (i % 251) as u8).collect();
+    multipart_object(&s, "big", &data, PART).await;
+    for then in ["replace", "delete"] {
+        // Start a GET and read only its first MiB: the server is still in the first part.
+        let mut stream = tokio::net::TcpStream::connect(s.addr).await.expect("connect");
+        let get = s.req("GET", "/bkt/big");
+        stream.write_all(&get.head_bytes(s.addr)).await.expect("head");
+        let mut raw = vec![0u8; 1024 * 1024];
+        stream.read_exact(&mut raw).await.expect("first MiB");
+        // The object goes away under the reader.
+        match then {
+            "replace" => s.send(s.req("PUT", "/bkt/big").body("small")).await.expect(200),
+            _ => s.send(s.req("DELETE", "/bkt/big")).await.expect(200),
+        };
+        let mut rest = Vec::new();
+        tokio::time::timeout(std::time::Duration::from_secs(60), stream.read_to_end(&mut rest))
+            .await
+            .expect("the rest within 60 s")
+            .expect("read");
+        raw.extend_from_slice(&rest);
+        let r = server_common::Resp::parse(&raw, false).expect(200);
+        assert_eq!(r.body.len(), data.len(), "after {then}: the body was cut short");
+        assert!(r.body == data, "after {then}: the old content, whole");
+        if then == "replace" {
+            // Put the multipart object back for the delete round.
+            multipart_object(&s, "big", &data, PART).await;
+        }
+    }
+    // Once the readers are done the old blobs are removed: nothing is left behind.
+    let blobs = s.data_dir().join("blobs");
+    let start = std::time::Instant::now();
+    while std::fs::read_dir(&blobs).expect("blobs").count() != 0 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "blobs of the deleted object remain"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]

@@ -11,7 +11,8 @@
 //! `blobs/<random id>` (content; an object is a list of blob segments, so a completed
 //! multipart upload is its parts' blobs and a copy hard-links them), `tmp/` (bodies being
 //! received). A write is temp file → fsync → rename → fsync dir → durable index commit →
-//! answer; replaced blobs are removed afterwards and crash leftovers at startup.
+//! answer; replaced blobs are removed afterwards (once no GET or copy still reads them)
+//! and crash leftovers at startup.
 //!
 //! Decisions where BOS is silent: `RequestExpired` is 400, a signing time more than 15
 //! minutes ahead is 403 `RequestTimeTooSkewed`; with configured credentials lacking an STS

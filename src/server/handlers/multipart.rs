@@ -2,7 +2,7 @@
 //! CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads. Parts
 //! are blobs; Complete records the object as the list of its parts' blobs (no copying).
 
-use super::object::{get_record, pieces};
+use super::object::{pieces, pinned_record};
 use super::{small_body, Ctx};
 use crate::bos::types::{ObjectType, MAX_LIST_KEYS, MAX_PART_NUMBER, MAX_PART_SIZE};
 use crate::bos::wire::{
@@ -173,9 +173,8 @@ pub async fn upload_part_copy(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<R
     let (src_bucket, src_key) = parse_copy_source(&source)?;
     ctx.store.require_bucket(&src_bucket)?;
     require_upload(ctx, bucket, key, &id).await?;
-    let src = get_record(&ctx.store, &src_bucket, &src_key)
-        .await?
-        .ok_or_else(ApiError::no_such_key)?;
+    // The source's blobs stay on disk until the copy is done.
+    let (src, _src_pin) = pinned_record(&ctx.store, &src_bucket, &src_key).await?;
     check_copy_source(&ctx.headers, &src)?;
     let (start, end) = match ctx.header("x-bce-copy-source-range") {
         None => (0, src.size.saturating_sub(1)),

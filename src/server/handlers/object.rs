@@ -12,7 +12,7 @@ use crate::server::request::{
 use crate::server::response::{json, object_headers, ok, quoted, set};
 use crate::server::store::blobs::Target;
 use crate::server::store::records::{now_ms, time_of, ObjectRecord, Segment};
-use crate::server::store::Store;
+use crate::server::store::{BlobPin, Store};
 use axum::body::Body;
 use axum::http::{header, StatusCode};
 use axum::response::Response;
@@ -161,50 +161,70 @@ pub fn pieces(record: &ObjectRecord, start: u64, end_inclusive: u64) -> Vec<(Str
     out
 }
 
+/// The current record of `bucket`/`key` with its blobs pinned for reading: after the pin
+/// the index is read again, and the pin is kept only if the record still uses the same
+/// blobs (otherwise a concurrent replace won and the lookup starts over).
+pub async fn pinned_record(store: &Arc<Store>, bucket: &str, key: &str) -> ApiResult<(ObjectRecord, BlobPin)> {
+    for _ in 0..8 {
+        let record = get_record(store, bucket, key)
+            .await?
+            .ok_or_else(ApiError::no_such_key)?;
+        let pin = store.pin(record.blobs());
+        let again = get_record(store, bucket, key)
+            .await?
+            .ok_or_else(ApiError::no_such_key)?;
+        if again.blobs().eq(record.blobs()) {
+            return Ok((record, pin));
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ServiceUnavailable",
+        "The object keeps changing; please retry.",
+    ))
+}
+
 /// GetObject (`head` = false) and GetObjectMeta (`head` = true).
 pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> ApiResult<Response> {
     ctx.store.require_bucket(bucket)?;
-    // A concurrent replace may remove the blobs between the lookup and the open: look again.
-    for attempt in 0..3 {
+    if head {
         let record = get_record(&ctx.store, bucket, key)
             .await?
             .ok_or_else(ApiError::no_such_key)?;
         if let Some(answer) = check_read_conditions(ctx, &record)? {
             return Ok(answer);
         }
-        let builder = object_headers(Response::builder(), &record);
-        if head {
-            let b = builder
-                .status(StatusCode::OK)
-                .header(header::CONTENT_LENGTH, record.size.to_string())
-                .header(header::ACCEPT_RANGES, "bytes");
-            return Ok(b.body(Body::empty()).unwrap_or_default());
-        }
-        let range = resolve_range(ctx.header("range").as_deref(), record.size)?;
-        let (status, start, end, builder) = match range {
-            RangeAsk::Whole => (StatusCode::OK, 0, record.size.saturating_sub(1), builder),
-            RangeAsk::Part(s, e) => (
-                StatusCode::PARTIAL_CONTENT,
-                s,
-                e,
-                builder.header(header::CONTENT_RANGE, format!("bytes {s}-{e}/{}", record.size)),
-            ),
-        };
-        let length = if record.size == 0 { 0 } else { end - start + 1 };
-        let list = pieces(&record, start, end);
-        match ctx.store.blobs.stream(list, Arc::clone(&ctx.stats)).await {
-            Ok(stream) => {
-                let b = builder
-                    .status(status)
-                    .header(header::CONTENT_LENGTH, length.to_string())
-                    .header(header::ACCEPT_RANGES, "bytes");
-                return Ok(b.body(Body::from_stream(stream)).unwrap_or_default());
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 2 => continue,
-            Err(e) => return Err(e.into()),
-        }
+        let b = object_headers(Response::builder(), &record)
+            .status(StatusCode::OK)
+            .header(header::CONTENT_LENGTH, record.size.to_string())
+            .header(header::ACCEPT_RANGES, "bytes");
+        return Ok(b.body(Body::empty()).unwrap_or_default());
     }
-    Err(ApiError::no_such_key())
+    // Every blob of the object stays on disk until the body is sent, even if the object is
+    // replaced or deleted meanwhile.
+    let (record, pin) = pinned_record(&ctx.store, bucket, key).await?;
+    if let Some(answer) = check_read_conditions(ctx, &record)? {
+        return Ok(answer);
+    }
+    let builder = object_headers(Response::builder(), &record);
+    let range = resolve_range(ctx.header("range").as_deref(), record.size)?;
+    let (status, start, end, builder) = match range {
+        RangeAsk::Whole => (StatusCode::OK, 0, record.size.saturating_sub(1), builder),
+        RangeAsk::Part(s, e) => (
+            StatusCode::PARTIAL_CONTENT,
+            s,
+            e,
+            builder.header(header::CONTENT_RANGE, format!("bytes {s}-{e}/{}", record.size)),
+        ),
+    };
+    let length = if record.size == 0 { 0 } else { end - start + 1 };
+    let list = pieces(&record, start, end);
+    let stream = ctx.store.blobs.stream(list, Arc::clone(&ctx.stats), pin).await?;
+    let b = builder
+        .status(status)
+        .header(header::CONTENT_LENGTH, length.to_string())
+        .header(header::ACCEPT_RANGES, "bytes");
+    Ok(b.body(Body::from_stream(stream)).unwrap_or_default())
 }
 
 /// DeleteObject: 404 NoSuchKey when absent.
@@ -286,9 +306,8 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respon
         .is_some_and(|d| d.eq_ignore_ascii_case("replace"));
     let requested = stored_meta(&ctx.headers)?;
     let explicit_class = crate::server::request::storage_class(&ctx.headers)?;
-    let src = get_record(&ctx.store, &src_bucket, &src_key)
-        .await?
-        .ok_or_else(ApiError::no_such_key)?;
+    // The source's blobs stay on disk until the copy is done.
+    let (src, _src_pin) = pinned_record(&ctx.store, &src_bucket, &src_key).await?;
     check_copy_source(&ctx.headers, &src)?;
     if src.size > MAX_PUT_OBJECT_SIZE {
         return Err(ApiError::new(

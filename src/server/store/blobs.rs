@@ -380,12 +380,13 @@ impl BlobStore {
         Ok(written?)
     }
 
-    /// Stream `pieces` (blob id, offset, length). The first blob is opened before this
-    /// returns, so a blob removed by a concurrent replace is reported now, not mid-body.
+    /// Stream `pieces` (blob id, offset, length). `pin` keeps the blobs on disk until the
+    /// stream is done or dropped, so a replace or delete during the read cannot cut it short.
     pub async fn stream(
         &self,
         pieces: Vec<(String, u64, u64)>,
         stats: Arc<Stats>,
+        pin: super::BlobPin,
     ) -> io::Result<impl Stream<Item = io::Result<Bytes>> + Send + 'static> {
         let mut queue: VecDeque<(PathBuf, u64, u64)> = pieces
             .into_iter()
@@ -403,11 +404,13 @@ impl BlobStore {
             queue: VecDeque<(PathBuf, u64, u64)>,
             current: Option<(tokio::fs::File, u64)>,
             stats: Arc<Stats>,
+            _pin: super::BlobPin,
         }
         let state = State {
             queue,
             current: first,
             stats,
+            _pin: pin,
         };
         Ok(futures_util::stream::unfold(Some(state), |state| async move {
             let mut st = state?;
