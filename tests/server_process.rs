@@ -284,6 +284,48 @@ async fn expect_100_continue() {
 }
 
 #[tokio::test]
+async fn chunked_upload_without_content_length_is_refused() {
+    let s = TestServer::start_with(|c| c.credentials = None).await;
+    let cases = [
+        ("PUT /bkt/chunked HTTP/1.1", ""),
+        ("POST /bkt/chunked?append HTTP/1.1", ""),
+        ("PUT /bkt/chunked HTTP/1.1", "expect: 100-continue\r\n"),
+    ];
+    for (line, extra) in cases {
+        let mut stream = TcpStream::connect(s.addr).await.expect("connect");
+        let head = format!(
+            "{line}\r\nhost: {}\r\ntransfer-encoding: chunked\r\n{extra}connection: close\r\n\r\n",
+            s.addr
+        );
+        stream.write_all(head.as_bytes()).await.expect("head");
+        if extra.is_empty() {
+            // Best effort: the server may answer and close before reading the body.
+            let _ = stream.write_all(b"5\r\nhello\r\n0\r\n\r\n").await;
+        }
+        let mut raw = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
+            .await
+            .expect("an answer")
+            .expect("read");
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        assert!(
+            !text.starts_with("HTTP/1.1 100"),
+            "no 100 Continue for a refused body: {text}"
+        );
+        let r = Resp::parse(&raw, false);
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (411, "MissingContentLength"),
+            "{line} {extra}"
+        );
+    }
+    assert_eq!(s.send(Req::new("HEAD", "/bkt/chunked")).await.status, 404);
+    // The same bodies with a Content-Length are fine, and so is a POST without a body.
+    s.send(Req::new("PUT", "/bkt/chunked").body("hello")).await.expect(200);
+    s.send(Req::new("POST", "/bkt/mp").q("uploads", "")).await.expect(200);
+}
+
+#[tokio::test]
 async fn oversized_put_is_refused_before_the_body() {
     let s = TestServer::start_with(|c| c.credentials = None).await;
     let mut stream = TcpStream::connect(s.addr).await.expect("connect");
