@@ -10,8 +10,10 @@
 //! Data directory: `index.redb` (buckets, objects, uploads, parts; ordered by key bytes),
 //! `blobs/<random id>` (content; an object is a list of blob segments, so a completed
 //! multipart upload is its parts' blobs and a copy hard-links them), `tmp/` (bodies being
-//! received). A write is temp file → fsync → rename → fsync dir → durable index commit →
-//! answer; replaced blobs are removed afterwards (once no GET or copy still reads them)
+//! received; bodies up to 256 KiB are taken into memory first and written in one step). A
+//! write is temp file → fsync → rename → index commit → answer once durable, where a durable
+//! commit is an fsync of `blobs/` and a redb `Immediate` commit shared by all concurrent
+//! writers (group commit, `store/group_commit.rs`); replaced blobs are removed afterwards (once no GET or copy still reads them)
 //! and crash leftovers at startup.
 //!
 //! Decisions where BOS is silent: `RequestExpired` is 400, a signing time more than 15

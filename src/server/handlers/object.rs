@@ -6,19 +6,42 @@ use crate::bos::types::{ObjectType, MAX_PUT_OBJECT_SIZE};
 use crate::bos::wire::{CopyObjectResponse, DeleteErrorEntry, DeleteMultipleRequest, DeleteMultipleResponse};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::request::{
-    check_copy_source, check_length, parse_copy_source, parse_http_date, resolve_range, stored_meta, validate_key,
-    ExpectedDigests, RangeAsk, WriteConditions,
+    check_copy_source, check_length, content_length, parse_copy_source, parse_http_date, resolve_range, stored_meta,
+    validate_key, ExpectedDigests, RangeAsk, WriteConditions,
 };
 use crate::server::response::{json, object_headers, ok, quoted, set};
-use crate::server::store::blobs::Target;
-use crate::server::store::records::{now_ms, time_of, ObjectRecord, Segment};
+use crate::server::store::blobs::{Received, Target};
+use crate::server::store::records::{now_ms, time_of, ObjectRecord, Segment, StoredMeta};
 use crate::server::store::{BlobPin, Store};
 use axum::body::Body;
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 use std::sync::Arc;
 
-/// PutObject: stream the body to disk, check digests and conditions, commit.
+/// Bodies up to this size are taken into memory and written, fsynced, renamed and
+/// committed in one blocking step (memory per request stays bounded by this).
+const SMALL_BODY: u64 = 256 * 1024;
+
+/// The record of a Normal object held in blob `id`.
+fn normal_record(id: &str, received: &Received, meta: StoredMeta) -> ObjectRecord {
+    ObjectRecord {
+        segments: vec![Segment {
+            blob: id.to_string(),
+            len: received.size,
+        }],
+        size: received.size,
+        etag: received.md5_hex(),
+        modified_ms: now_ms(),
+        object_type: ObjectType::Normal,
+        meta,
+        content_md5: Some(received.md5_base64()),
+        crc32: received.crc32,
+        md5_state: None,
+    }
+}
+
+/// PutObject: receive the body to disk (a small one in memory first), check digests and
+/// conditions, commit (grouped with concurrent commits, answered once durable).
 pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option<Body>) -> ApiResult<Response> {
     validate_key(key)?;
     ctx.store.require_bucket(bucket)?;
@@ -31,46 +54,67 @@ pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option<Bo
         let current = get_record(&ctx.store, bucket, key).await?;
         conditions.check(current.as_ref())?;
     }
-    let mut temp = ctx.store.blobs.temp();
-    let received = ctx
-        .store
-        .blobs
-        .receive(
-            Ctx::take(body),
-            Target::New(temp.path().to_path_buf()),
-            MAX_PUT_OBJECT_SIZE,
-            digests.wants_sha256(),
-            &ctx.stats,
-        )
-        .await?;
-    digests.check(&received)?;
-    let id = {
-        let store = Arc::clone(&ctx.store);
-        tokio::task::spawn_blocking(move || store.blobs.install(&mut temp)).await??
+    let small = content_length(&ctx.headers).is_some_and(|n| n <= SMALL_BODY);
+    let (received, old) = if small {
+        let bytes = axum::body::to_bytes(Ctx::take(body), SMALL_BODY as usize)
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "IncompleteBody",
+                    format!("The request body could not be read: {e}"),
+                )
+            })?;
+        ctx.stats.add_in(bytes.len() as u64);
+        let (b, k) = (bucket.to_string(), key.to_string());
+        ctx.store
+            .run(move |s| {
+                let mut temp = s.blobs.temp();
+                let received = s.blobs.write_small(&temp, &bytes, digests.wants_sha256())?;
+                digests.check(&received)?;
+                let id = s.blobs.install(&mut temp)?;
+                let record = normal_record(&id, &received, meta);
+                match s.index.put_object(&b, &k, |old| {
+                    conditions.check(old)?;
+                    Ok(record)
+                }) {
+                    Ok(old) => Ok((received, old)),
+                    Err(e) => {
+                        s.blobs.remove(&[id]);
+                        Err(e)
+                    }
+                }
+            })
+            .await?
+    } else {
+        let mut temp = ctx.store.blobs.temp();
+        let received = ctx
+            .store
+            .blobs
+            .receive(
+                Ctx::take(body),
+                Target::New(temp.path().to_path_buf()),
+                MAX_PUT_OBJECT_SIZE,
+                digests.wants_sha256(),
+                &ctx.stats,
+            )
+            .await?;
+        digests.check(&received)?;
+        let id = {
+            let store = Arc::clone(&ctx.store);
+            tokio::task::spawn_blocking(move || store.blobs.install(&mut temp)).await??
+        };
+        let record = normal_record(&id, &received, meta);
+        let old = commit(&ctx.store, bucket, key, record, conditions, vec![id]).await?;
+        (received, old)
     };
-    let record = ObjectRecord {
-        segments: vec![Segment {
-            blob: id.clone(),
-            len: received.size,
-        }],
-        size: received.size,
-        etag: received.md5_hex(),
-        modified_ms: now_ms(),
-        object_type: ObjectType::Normal,
-        meta,
-        content_md5: Some(received.md5_base64()),
-        crc32: received.crc32,
-        md5_state: None,
-    };
-    let etag = record.etag.clone();
-    let old = commit(&ctx.store, bucket, key, record, conditions, vec![id]).await?;
     if let Some(old) = old {
         ctx.store.remove_blobs_later(old.blobs().map(str::to_string).collect());
     }
     let b = Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_LENGTH, "0");
-    let b = set(b, "etag", &quoted(&etag));
+    let b = set(b, "etag", &quoted(&received.md5_hex()));
     let b = set(b, "content-md5", &received.md5_base64());
     let b = set(b, "x-bce-content-crc32", &received.crc32.to_string());
     Ok(b.body(Body::empty()).unwrap_or_default())
@@ -372,7 +416,6 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respon
                         }
                     }
                 }
-                s.blobs.sync()?;
                 Ok(out)
             })
             .await?;

@@ -133,10 +133,6 @@ pub fn new_id() -> String {
     crate::bos::auth::hex_lower(&bytes)
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 enum Msg {
     Data(Bytes),
     End,
@@ -213,6 +209,11 @@ impl BlobStore {
         Ok(BlobStore { blobs, tmp })
     }
 
+    /// The directory of the blobs.
+    pub fn dir(&self) -> &Path {
+        &self.blobs
+    }
+
     /// Path of blob `id`.
     pub fn path(&self, id: &str) -> PathBuf {
         self.blobs.join(id)
@@ -246,25 +247,22 @@ impl BlobStore {
         Ok((temps, orphans))
     }
 
-    /// Move a finished temporary file into `blobs/` under a new id, durably. Blocking.
+    /// Move a finished (fsynced) temporary file into `blobs/` under a new id. The rename
+    /// becomes durable with the directory fsync that precedes the durable index commit of
+    /// the record referring to it (group commit), not here. Blocking.
     pub fn install(&self, temp: &mut TempFile) -> io::Result<String> {
         let id = new_id();
         std::fs::rename(&temp.path, self.path(&id))?;
         temp.disarm();
-        sync_dir(&self.blobs)?;
         Ok(id)
     }
 
-    /// A new blob sharing the content of `id` (a hard link; blobs of Normal objects never change). Blocking.
+    /// A new blob sharing the content of `id` (a hard link; blobs of Normal objects never
+    /// change). Durable with the next index commit, like [`BlobStore::install`]. Blocking.
     pub fn link(&self, id: &str) -> io::Result<String> {
         let new = new_id();
         std::fs::hard_link(self.path(id), self.path(&new))?;
         Ok(new)
-    }
-
-    /// fsync the blob directory (after links). Blocking.
-    pub fn sync(&self) -> io::Result<()> {
-        sync_dir(&self.blobs)
     }
 
     /// Remove blobs (missing ones are fine). Blocking.
@@ -279,6 +277,16 @@ impl BlobStore {
         let file = OpenOptions::new().write(true).open(self.path(id))?;
         file.set_len(len)?;
         file.sync_all()
+    }
+
+    /// Write a body held in memory to the new file `temp`, hashing it, then fsync. Blocking.
+    pub fn write_small(&self, temp: &TempFile, data: &[u8], want_sha256: bool) -> io::Result<Received> {
+        let mut out = OpenOptions::new().write(true).create_new(true).open(temp.path())?;
+        out.write_all(data)?;
+        let mut hashers = Hashers::new(want_sha256, Whole::Body);
+        hashers.update(data);
+        out.sync_all()?;
+        Ok(hashers.finish())
     }
 
     /// Copy `pieces` (blob id, offset, length) into `temp`, hashing, then fsync. Blocking.

@@ -1,16 +1,18 @@
 //! The index: a redb database mapping (bucket, key) → object record, ordered by key bytes
 //! so a listing is a range scan, plus buckets, multipart uploads and parts. Every write is
-//! one durable transaction; conditions are checked inside it, so they are atomic.
+//! one transaction, answered once durable (group commit, see [`super::group_commit`]);
+//! conditions are checked inside it, so they are atomic.
 //! All methods block: call them from `spawn_blocking`.
 
+use super::group_commit::GroupCommit;
 use super::records::{BucketRecord, ObjectRecord, PartRecord, UploadRecord};
 use crate::server::error::{ApiError, ApiResult};
 use axum::http::StatusCode;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
 const OBJECTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("objects");
@@ -72,11 +74,14 @@ fn skip_past(prefix: &str) -> String {
 #[derive(Debug)]
 pub struct Index {
     db: Database,
+    group: GroupCommit,
 }
 
 impl Index {
-    /// Open or create the database at `path`.
-    pub fn open(path: &Path) -> ApiResult<Self> {
+    /// Open or create the database at `path`. `blob_dir`, when given, is fsynced before
+    /// every durable commit, so blobs renamed into it are durable before a record refers to
+    /// them (see [`GroupCommit`]).
+    pub fn open(path: &Path, blob_dir: Option<PathBuf>) -> ApiResult<Self> {
         let db = Database::create(path)?;
         let txn = db.begin_write()?;
         {
@@ -86,7 +91,15 @@ impl Index {
             txn.open_table(PARTS)?;
         }
         txn.commit()?;
-        Ok(Index { db })
+        Ok(Index {
+            db,
+            group: GroupCommit::new(blob_dir),
+        })
+    }
+
+    /// Commit `txn` durably, grouped with concurrent commits. Blocking.
+    fn commit(&self, txn: WriteTransaction) -> ApiResult<()> {
+        self.group.commit(&self.db, txn)
     }
 
     /// Every bucket, by name.
@@ -113,7 +126,7 @@ impl Index {
                 true
             }
         };
-        txn.commit()?;
+        self.commit(txn)?;
         Ok(created)
     }
 
@@ -154,7 +167,7 @@ impl Index {
             }
             buckets.remove(name)?;
         }
-        txn.commit()?;
+        self.commit(txn)?;
         Ok(blobs)
     }
 
@@ -183,7 +196,7 @@ impl Index {
             table.insert((bucket, key), enc(&new)?.as_slice())?;
             old
         };
-        txn.commit()?;
+        self.commit(txn)?;
         Ok(old)
     }
 
@@ -196,7 +209,7 @@ impl Index {
             old.map(|v| dec(v.value())).transpose()?
         };
         if old.is_some() {
-            txn.commit()?;
+            self.commit(txn)?;
         } else {
             txn.abort()?;
         }
@@ -286,7 +299,7 @@ impl Index {
             }
             txn.open_table(UPLOADS)?.insert((bucket, id), enc(record)?.as_slice())?;
         }
-        txn.commit()?;
+        self.commit(txn)?;
         Ok(())
     }
 
@@ -344,7 +357,7 @@ impl Index {
             let old = parts.insert((id, number), enc(record)?.as_slice())?;
             old.map(|v| dec(v.value())).transpose()?
         };
-        txn.commit()?;
+        self.commit(txn)?;
         Ok(old)
     }
 
@@ -371,7 +384,7 @@ impl Index {
             let mut parts = txn.open_table(PARTS)?;
             remove_parts(&mut parts, id)?
         };
-        txn.commit()?;
+        self.commit(txn)?;
         Ok(blobs)
     }
 
@@ -417,7 +430,7 @@ impl Index {
             remove_parts(&mut parts_table, id)?;
             (record, old, unused)
         };
-        txn.commit()?;
+        self.commit(txn)?;
         Ok(result)
     }
 
@@ -494,7 +507,7 @@ mod tests {
     #[test]
     fn listing_with_delimiter_and_markers() {
         let dir = tempfile::tempdir().expect("tmp");
-        let idx = Index::open(&dir.path().join("i.redb")).expect("open");
+        let idx = Index::open(&dir.path().join("i.redb"), None).expect("open");
         idx.create_bucket("b", &BucketRecord { created_ms: 0 }).expect("bucket");
         idx.create_bucket("c", &BucketRecord { created_ms: 0 }).expect("bucket");
         for k in ["a", "a/b", "a/b/c", "a/c", "a0", "b/x", "b/y", "c"] {
@@ -534,7 +547,7 @@ mod tests {
     #[test]
     fn listing_scales_to_100k_objects() {
         let dir = tempfile::tempdir().expect("tmp");
-        let idx = Index::open(&dir.path().join("i.redb")).expect("open");
+        let idx = Index::open(&dir.path().join("i.redb"), None).expect("open");
         idx.create_bucket("b", &BucketRecord { created_ms: 0 }).expect("bucket");
         let value = enc(&record()).expect("enc");
         let txn = idx.db.begin_write().expect("txn");

@@ -1,11 +1,14 @@
 //! Durable storage of the local server: the redb [`index::Index`] of buckets, objects,
 //! uploads and parts, and the [`blobs::BlobStore`] of content files. A write lands as
-//! temp file → fsync → rename into `blobs/` → fsync dir → index commit, so a crash at any
-//! moment leaves either the old or the new object; orphans are removed at startup.
+//! temp file → fsync → rename into `blobs/` → index commit, answered once a durable commit
+//! (fsync of `blobs/`, then the redb commit; grouped, see [`group_commit`]) covers it, so a
+//! crash at any moment leaves either the old or the new object; orphans are removed at
+//! startup.
 //! Readers (GET, copies) pin the blobs they read: a blob dropped by the index while pinned
 //! is removed when its last reader is done, so a read never ends early.
 
 pub mod blobs;
+pub mod group_commit;
 pub mod index;
 pub mod md5_state;
 pub mod records;
@@ -87,7 +90,7 @@ impl Store {
         let store = tokio::task::spawn_blocking(move || -> ApiResult<Store> {
             std::fs::create_dir_all(&root)?;
             let blobs = BlobStore::open(&root)?;
-            let index = Index::open(&root.join("index.redb"))?;
+            let index = Index::open(&root.join("index.redb"), Some(blobs.dir().to_path_buf()))?;
             let referenced = index.referenced_blobs()?;
             let (temps, orphans) = blobs.cleanup(&referenced)?;
             if temps + orphans > 0 {
