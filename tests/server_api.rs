@@ -1162,6 +1162,98 @@ async fn get_of_a_multipart_object_survives_its_replacement_and_deletion() {
 }
 
 #[tokio::test]
+async fn small_objects_in_the_index_behave_like_any_other() {
+    let mut s = TestServer::start().await;
+    // Around the 64 KiB inline limit, and the 256 KiB in-memory limit.
+    let sizes = [0usize, 1, 4096, 65536, 65537, 262144, 262145];
+    let data = |n: usize| -> Vec<u8> { (0..n).map(|i| (i * 7 % 253) as u8).collect() };
+    for n in sizes {
+        let r = s
+            .send(
+                s.req("PUT", &format!("/bkt/s{n}"))
+                    .h("content-md5", &md5_b64(&data(n)))
+                    .body(data(n)),
+            )
+            .await
+            .expect(200);
+        assert_eq!(r.header("etag"), Some(format!("\"{}\"", md5_hex(&data(n))).as_str()));
+    }
+    // A wrong digest stores nothing, inline or not.
+    for n in [10usize, 100_000] {
+        let r = s
+            .send(s.req("PUT", "/bkt/bad").h("content-md5", &md5_b64(b"x")).body(data(n)))
+            .await;
+        assert_eq!(r.code(), "BadDigest");
+    }
+    assert_eq!(s.send(s.req("HEAD", "/bkt/bad")).await.status, 404);
+    s.restart(|_| {}).await;
+    for n in sizes {
+        let g = s.send(s.req("GET", &format!("/bkt/s{n}"))).await.expect(200);
+        assert!(g.body == data(n), "s{n}");
+        assert_eq!(g.header("content-md5"), Some(md5_b64(&data(n)).as_str()));
+    }
+    let r = s
+        .send(s.req("GET", "/bkt/s4096").h("range", "bytes=100-199"))
+        .await
+        .expect(206);
+    assert_eq!(r.body, data(4096)[100..200].to_vec());
+    assert_eq!(r.header("content-range"), Some("bytes 100-199/4096"));
+    // Copies: to another key (then the source goes), and onto itself with new metadata.
+    s.send(s.req("PUT", "/bkt/copy").h("x-bce-copy-source", "/bkt/s4096"))
+        .await
+        .expect(200);
+    s.send(s.req("DELETE", "/bkt/s4096")).await.expect(200);
+    assert_eq!(s.send(s.req("GET", "/bkt/copy")).await.expect(200).body, data(4096));
+    s.send(
+        s.req("PUT", "/bkt/copy")
+            .h("x-bce-copy-source", "/bkt/copy")
+            .h("x-bce-metadata-directive", "replace")
+            .h("x-bce-meta-k", "v"),
+    )
+    .await
+    .expect(200);
+    let g = s.send(s.req("GET", "/bkt/copy")).await.expect(200);
+    assert_eq!((g.body.clone(), g.header("x-bce-meta-k")), (data(4096), Some("v")));
+    // UploadPartCopy from a small object.
+    let id = upload(&s, "assembled").await;
+    let r = s
+        .send(
+            s.req("PUT", "/bkt/assembled")
+                .q("partNumber", "1")
+                .q("uploadId", &id)
+                .h("x-bce-copy-source", "/bkt/copy")
+                .h("x-bce-copy-source-range", "bytes=10-109"),
+        )
+        .await
+        .expect(200);
+    let etag = r.json()["eTag"].as_str().expect("etag").to_string();
+    assert_eq!(etag, md5_hex(&data(4096)[10..110]));
+    let body = format!(r#"{{"parts":[{{"partNumber":1,"eTag":"{etag}"}}]}}"#);
+    s.send(s.req("POST", "/bkt/assembled").q("uploadId", &id).body(body))
+        .await
+        .expect(200);
+    assert_eq!(
+        s.send(s.req("GET", "/bkt/assembled")).await.expect(200).body,
+        data(4096)[10..110].to_vec()
+    );
+    // Replaced and deleted small objects leave no files behind; the large ones have theirs.
+    for n in sizes {
+        s.send(s.req("DELETE", &format!("/bkt/s{n}"))).await;
+    }
+    s.send(s.req("DELETE", "/bkt/copy")).await.expect(200);
+    s.send(s.req("DELETE", "/bkt/assembled")).await.expect(200);
+    let blobs = s.data_dir().join("blobs");
+    let start = std::time::Instant::now();
+    while std::fs::read_dir(&blobs).expect("blobs").count() != 0 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "blob files remain"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
 async fn buckets() {
     let s = TestServer::start().await;
     s.send(s.req("HEAD", "/bkt")).await.expect(200);

@@ -7,11 +7,13 @@
 //! `handlers/*` (one file per group of operations), `request` / `response` (headers),
 //! `store/*` (index, blobs, records), [`stats`], `faults`.
 //!
-//! Data directory: `index.redb` (buckets, objects, uploads, parts; ordered by key bytes),
+//! Data directory: `index.redb` (buckets, objects, uploads, parts; ordered by key bytes;
+//! also the content of objects up to 64 KiB written by PutObject or copied from one, so
+//! such a PUT is a single durable commit),
 //! `blobs/<random id>` (content; an object is a list of blob segments, so a completed
 //! multipart upload is its parts' blobs and a copy hard-links them), `tmp/` (bodies being
 //! received; bodies up to 256 KiB are taken into memory first and written in one step). A
-//! write is temp file → fsync → rename → index commit → answer once durable, where a durable
+//! file-backed write is temp file → fsync → rename → index commit → answer once durable, where a durable
 //! commit is an fsync of `blobs/` and a redb `Immediate` commit shared by all concurrent
 //! writers (group commit, `store/group_commit.rs`); replaced blobs are removed afterwards (once no GET or copy still reads them)
 //! and crash leftovers at startup.

@@ -75,6 +75,7 @@ pub async fn append_object(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option
             segments: vec![Segment {
                 blob: id.clone(),
                 len: received.size,
+                inline: false,
             }],
             size: received.size,
             etag: received.md5_hex(),
@@ -87,7 +88,8 @@ pub async fn append_object(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option
         };
         let reply = answer(&record);
         if let Some(old) = commit(&ctx.store, bucket, key, record, conditions, vec![id]).await? {
-            ctx.store.remove_blobs_later(old.blobs().map(str::to_string).collect());
+            ctx.store
+                .remove_blobs_later(old.file_blobs().map(str::to_string).collect());
         }
         return Ok(reply);
     };
@@ -162,6 +164,7 @@ pub async fn append_object(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option
                         segments: vec![Segment {
                             blob: blob_id.clone(),
                             len: new_size,
+                            inline: false,
                         }],
                         size: new_size,
                         etag,

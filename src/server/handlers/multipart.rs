@@ -2,7 +2,7 @@
 //! CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads. Parts
 //! are blobs; Complete records the object as the list of its parts' blobs (no copying).
 
-use super::object::{pieces, pinned_record};
+use super::object::{pieces, readable, Readable};
 use super::{small_body, Ctx};
 use crate::bos::types::{ObjectType, MAX_LIST_KEYS, MAX_PART_NUMBER, MAX_PART_SIZE};
 use crate::bos::wire::{
@@ -174,7 +174,11 @@ pub async fn upload_part_copy(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<R
     ctx.store.require_bucket(&src_bucket)?;
     require_upload(ctx, bucket, key, &id).await?;
     // The source's blobs stay on disk until the copy is done.
-    let (src, _src_pin) = pinned_record(&ctx.store, &src_bucket, &src_key).await?;
+    let Readable {
+        record: src,
+        pin: _src_pin,
+        content: src_content,
+    } = readable(&ctx.store, &src_bucket, &src_key).await?;
     check_copy_source(&ctx.headers, &src)?;
     let (start, end) = match ctx.header("x-bce-copy-source-range") {
         None => (0, src.size.saturating_sub(1)),
@@ -207,7 +211,17 @@ pub async fn upload_part_copy(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<R
     let (blob, received) = ctx
         .store
         .run(move |s| {
-            let received = s.blobs.copy_into(&list, &temp)?;
+            let received = match &src_content {
+                Some(content) => {
+                    let range = usize::try_from(start).unwrap_or(usize::MAX)
+                        ..usize::try_from(start + length).unwrap_or(usize::MAX);
+                    let piece = content
+                        .get(range)
+                        .ok_or_else(|| ApiError::internal("inline content shorter than recorded"))?;
+                    s.blobs.write_small(&temp, piece, false)?
+                }
+                None => s.blobs.copy_into(&list, &temp)?,
+            };
             Ok((s.blobs.install(&mut temp)?, received))
         })
         .await?;
@@ -292,6 +306,7 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> ApiResu
                     segments.push(Segment {
                         blob: part.blob.clone(),
                         len: part.size,
+                        inline: false,
                     });
                 }
                 let crc32 = crc.finalize();
@@ -328,7 +343,8 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> ApiResu
         .await?;
     ctx.store.remove_blobs_later(unused);
     if let Some(old) = old {
-        ctx.store.remove_blobs_later(old.blobs().map(str::to_string).collect());
+        ctx.store
+            .remove_blobs_later(old.file_blobs().map(str::to_string).collect());
     }
     let host = ctx.header("host").unwrap_or_else(|| "localhost".into());
     let location = format!("http://{host}/{bucket}/{}", crate::bos::auth::uri_encode(key, true));

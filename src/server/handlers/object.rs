@@ -10,7 +10,7 @@ use crate::server::request::{
     validate_key, ExpectedDigests, RangeAsk, WriteConditions,
 };
 use crate::server::response::{json, object_headers, ok, quoted, set};
-use crate::server::store::blobs::{Received, Target};
+use crate::server::store::blobs::{hash_bytes, new_id, Received, Target};
 use crate::server::store::records::{now_ms, time_of, ObjectRecord, Segment, StoredMeta};
 use crate::server::store::{BlobPin, Store};
 use axum::body::Body;
@@ -22,12 +22,31 @@ use std::sync::Arc;
 /// committed in one blocking step (memory per request stays bounded by this).
 const SMALL_BODY: u64 = 256 * 1024;
 
+/// Bodies up to this size are kept in the index with their record (one fsync per PUT).
+const INLINE_MAX: u64 = 64 * 1024;
+
+/// Read a body announced as at most `limit` bytes into memory.
+async fn small_body_bytes(ctx: &Ctx, body: &mut Option<Body>, limit: u64) -> ApiResult<bytes::Bytes> {
+    let bytes = axum::body::to_bytes(Ctx::take(body), usize::try_from(limit).unwrap_or(usize::MAX))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "IncompleteBody",
+                format!("The request body could not be read: {e}"),
+            )
+        })?;
+    ctx.stats.add_in(bytes.len() as u64);
+    Ok(bytes)
+}
+
 /// The record of a Normal object held in blob `id`.
 fn normal_record(id: &str, received: &Received, meta: StoredMeta) -> ObjectRecord {
     ObjectRecord {
         segments: vec![Segment {
             blob: id.to_string(),
             len: received.size,
+            inline: false,
         }],
         size: received.size,
         etag: received.md5_hex(),
@@ -54,18 +73,27 @@ pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option<Bo
         let current = get_record(&ctx.store, bucket, key).await?;
         conditions.check(current.as_ref())?;
     }
-    let small = content_length(&ctx.headers).is_some_and(|n| n <= SMALL_BODY);
-    let (received, old) = if small {
-        let bytes = axum::body::to_bytes(Ctx::take(body), SMALL_BODY as usize)
-            .await
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "IncompleteBody",
-                    format!("The request body could not be read: {e}"),
-                )
-            })?;
-        ctx.stats.add_in(bytes.len() as u64);
+    let announced = content_length(&ctx.headers);
+    let (received, old) = if announced.is_some_and(|n| n <= INLINE_MAX) {
+        // Small enough to live in the index: written with its record in one commit.
+        let bytes = small_body_bytes(ctx, body, INLINE_MAX).await?;
+        let (b, k) = (bucket.to_string(), key.to_string());
+        ctx.store
+            .run(move |s| {
+                let received = hash_bytes(&bytes, digests.wants_sha256());
+                digests.check(&received)?;
+                let id = new_id();
+                let mut record = normal_record(&id, &received, meta);
+                record.segments[0].inline = true;
+                let old = s.index.put_object_with(&b, &k, Some((&id, &bytes)), |old| {
+                    conditions.check(old)?;
+                    Ok(record)
+                })?;
+                Ok((received, old))
+            })
+            .await?
+    } else if announced.is_some_and(|n| n <= SMALL_BODY) {
+        let bytes = small_body_bytes(ctx, body, SMALL_BODY).await?;
         let (b, k) = (bucket.to_string(), key.to_string());
         ctx.store
             .run(move |s| {
@@ -109,7 +137,8 @@ pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option<Bo
         (received, old)
     };
     if let Some(old) = old {
-        ctx.store.remove_blobs_later(old.blobs().map(str::to_string).collect());
+        ctx.store
+            .remove_blobs_later(old.file_blobs().map(str::to_string).collect());
     }
     let b = Response::builder()
         .status(StatusCode::OK)
@@ -184,6 +213,11 @@ fn check_read_conditions(ctx: &Ctx, record: &ObjectRecord) -> ApiResult<Option<R
     Ok(None)
 }
 
+/// A position in memory.
+fn to_usize(n: u64) -> ApiResult<usize> {
+    usize::try_from(n).map_err(|_| ApiError::internal("offset beyond memory"))
+}
+
 /// The (blob, offset, length) pieces covering `start..=end` of `record`.
 pub fn pieces(record: &ObjectRecord, start: u64, end_inclusive: u64) -> Vec<(String, u64, u64)> {
     let mut out = Vec::new();
@@ -205,20 +239,42 @@ pub fn pieces(record: &ObjectRecord, start: u64, end_inclusive: u64) -> Vec<(Str
     out
 }
 
-/// The current record of `bucket`/`key` with its blobs pinned for reading: after the pin
-/// the index is read again, and the pin is kept only if the record still uses the same
-/// blobs (otherwise a concurrent replace won and the lookup starts over).
-pub async fn pinned_record(store: &Arc<Store>, bucket: &str, key: &str) -> ApiResult<(ObjectRecord, BlobPin)> {
+/// An object being read: its record, the pin keeping its blob files on disk, and its
+/// content when that is inline (read from the same snapshot as the record).
+pub struct Readable {
+    /// The record.
+    pub record: ObjectRecord,
+    /// Keeps the blob files until dropped.
+    pub pin: BlobPin,
+    /// Inline content.
+    pub content: Option<Vec<u8>>,
+}
+
+/// The current record of `bucket`/`key`, readable until the returned pin is dropped: an
+/// inline object comes with its content; otherwise its blob files are pinned, the index is
+/// read again, and the pin is kept only if the record still uses the same blobs (else a
+/// concurrent replace won and the lookup starts over).
+pub async fn readable(store: &Arc<Store>, bucket: &str, key: &str) -> ApiResult<Readable> {
     for _ in 0..8 {
-        let record = get_record(store, bucket, key)
+        let (b, k) = (bucket.to_string(), key.to_string());
+        let (record, content) = store
+            .run(move |s| s.index.get_object_with_content(&b, &k))
             .await?
             .ok_or_else(ApiError::no_such_key)?;
-        let pin = store.pin(record.blobs());
+        if content.is_some() {
+            let pin = store.pin(std::iter::empty());
+            return Ok(Readable { record, pin, content });
+        }
+        let pin = store.pin(record.file_blobs());
         let again = get_record(store, bucket, key)
             .await?
             .ok_or_else(ApiError::no_such_key)?;
         if again.blobs().eq(record.blobs()) {
-            return Ok((record, pin));
+            return Ok(Readable {
+                record,
+                pin,
+                content: None,
+            });
         }
     }
     Err(ApiError::new(
@@ -246,7 +302,7 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> ApiRe
     }
     // Every blob of the object stays on disk until the body is sent, even if the object is
     // replaced or deleted meanwhile.
-    let (record, pin) = pinned_record(&ctx.store, bucket, key).await?;
+    let Readable { record, pin, content } = readable(&ctx.store, bucket, key).await?;
     if let Some(answer) = check_read_conditions(ctx, &record)? {
         return Ok(answer);
     }
@@ -262,12 +318,24 @@ pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> ApiRe
         ),
     };
     let length = if record.size == 0 { 0 } else { end - start + 1 };
-    let list = pieces(&record, start, end);
-    let stream = ctx.store.blobs.stream(list, Arc::clone(&ctx.stats), pin).await?;
     let b = builder
         .status(status)
         .header(header::CONTENT_LENGTH, length.to_string())
         .header(header::ACCEPT_RANGES, "bytes");
+    if let Some(content) = content {
+        let slice = if length == 0 {
+            Vec::new()
+        } else {
+            content
+                .get(to_usize(start)?..=to_usize(end)?)
+                .ok_or_else(|| ApiError::internal("inline content shorter than recorded"))?
+                .to_vec()
+        };
+        // Counted in bytes_out by the HTTP layer (exact-size body).
+        return Ok(b.body(Body::from(slice)).unwrap_or_default());
+    }
+    let list = pieces(&record, start, end);
+    let stream = ctx.store.blobs.stream(list, Arc::clone(&ctx.stats), pin).await?;
     Ok(b.body(Body::from_stream(stream)).unwrap_or_default())
 }
 
@@ -278,7 +346,8 @@ pub async fn delete_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Resp
     let old = ctx.store.run(move |s| s.index.delete_object(&b, &k)).await?;
     match old {
         Some(old) => {
-            ctx.store.remove_blobs_later(old.blobs().map(str::to_string).collect());
+            ctx.store
+                .remove_blobs_later(old.file_blobs().map(str::to_string).collect());
             Ok(ok())
         }
         None => Err(ApiError::no_such_key()),
@@ -315,7 +384,7 @@ pub async fn delete_multiple(ctx: &Ctx, bucket: &str, body: Body) -> ApiResult<R
                     continue;
                 }
                 match s.index.delete_object(&b, &item.key)? {
-                    Some(old) => blobs.extend(old.blobs().map(str::to_string)),
+                    Some(old) => blobs.extend(old.file_blobs().map(str::to_string)),
                     None => errors.push(DeleteErrorEntry {
                         key: item.key,
                         code: "NoSuchKey".into(),
@@ -351,7 +420,11 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respon
     let requested = stored_meta(&ctx.headers)?;
     let explicit_class = crate::server::request::storage_class(&ctx.headers)?;
     // The source's blobs stay on disk until the copy is done.
-    let (src, _src_pin) = pinned_record(&ctx.store, &src_bucket, &src_key).await?;
+    let Readable {
+        record: src,
+        pin: _src_pin,
+        content: src_content,
+    } = readable(&ctx.store, &src_bucket, &src_key).await?;
     check_copy_source(&ctx.headers, &src)?;
     if src.size > MAX_PUT_OBJECT_SIZE {
         return Err(ApiError::new(
@@ -374,6 +447,7 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respon
         meta.storage_class = class;
     }
     let store = Arc::clone(&ctx.store);
+    let mut new_inline = None;
     let (segments, new_blobs, object_type, content_md5, md5_state) = if same {
         (
             src.segments.clone(),
@@ -382,6 +456,16 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respon
             src.content_md5.clone(),
             src.md5_state.clone(),
         )
+    } else if let Some(content) = src_content {
+        // An inline source: the copy gets its own inline value.
+        let id = new_id();
+        let segments = vec![Segment {
+            blob: id.clone(),
+            len: src.size,
+            inline: true,
+        }];
+        new_inline = Some((id, content));
+        (segments, Vec::new(), ObjectType::Normal, src.content_md5.clone(), None)
     } else if appendable {
         let mut temp = store.blobs.temp();
         let list = pieces(&src, 0, src.size.saturating_sub(1));
@@ -395,6 +479,7 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respon
             vec![Segment {
                 blob: id.clone(),
                 len: src.size,
+                inline: false,
             }],
             vec![id],
             ObjectType::Normal,
@@ -408,7 +493,11 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respon
                 let mut out = Vec::new();
                 for seg in &old_segments {
                     match s.blobs.link(&seg.blob) {
-                        Ok(id) => out.push(Segment { blob: id, len: seg.len }),
+                        Ok(id) => out.push(Segment {
+                            blob: id,
+                            len: seg.len,
+                            inline: false,
+                        }),
                         Err(e) => {
                             s.blobs
                                 .remove(&out.iter().map(|x: &Segment| x.blob.clone()).collect::<Vec<_>>());
@@ -454,13 +543,23 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respon
                 })
             })
             .await?
+    } else if let Some((id, content)) = new_inline {
+        let (b, k) = (bucket.to_string(), key.to_string());
+        ctx.store
+            .run(move |s| {
+                s.index.put_object_with(&b, &k, Some((&id, &content)), |old| {
+                    conditions.check(old)?;
+                    Ok(record)
+                })
+            })
+            .await?
     } else {
         commit(&ctx.store, bucket, key, record, conditions, new_blobs).await?
     };
     if let Some(old) = old {
         // Same-key copies keep their blobs.
         let stale: Vec<String> = old
-            .blobs()
+            .file_blobs()
             .filter(|b| !same || !src_blobs.iter().any(|s| s == b))
             .map(str::to_string)
             .collect();

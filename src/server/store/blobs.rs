@@ -127,6 +127,13 @@ fn remove_quietly(path: &Path) {
     }
 }
 
+/// Digests of a body held in memory.
+pub fn hash_bytes(data: &[u8], want_sha256: bool) -> Received {
+    let mut hashers = Hashers::new(want_sha256, Whole::Body);
+    hashers.update(data);
+    hashers.finish()
+}
+
 /// A new random id (32 hex digits).
 pub fn new_id() -> String {
     let bytes: [u8; 16] = rand::random();
@@ -283,10 +290,8 @@ impl BlobStore {
     pub fn write_small(&self, temp: &TempFile, data: &[u8], want_sha256: bool) -> io::Result<Received> {
         let mut out = OpenOptions::new().write(true).create_new(true).open(temp.path())?;
         out.write_all(data)?;
-        let mut hashers = Hashers::new(want_sha256, Whole::Body);
-        hashers.update(data);
         out.sync_all()?;
-        Ok(hashers.finish())
+        Ok(hash_bytes(data, want_sha256))
     }
 
     /// Copy `pieces` (blob id, offset, length) into `temp`, hashing, then fsync. Blocking.

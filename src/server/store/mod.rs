@@ -3,7 +3,8 @@
 //! temp file → fsync → rename into `blobs/` → index commit, answered once a durable commit
 //! (fsync of `blobs/`, then the redb commit; grouped, see [`group_commit`]) covers it, so a
 //! crash at any moment leaves either the old or the new object; orphans are removed at
-//! startup.
+//! startup. Objects up to 64 KiB from PutObject keep their content in the index itself
+//! (written, replaced and dropped in the record's own transaction: no file, one fsync).
 //! Readers (GET, copies) pin the blobs they read: a blob dropped by the index while pinned
 //! is removed when its last reader is done, so a read never ends early.
 
