@@ -644,6 +644,146 @@ async fn append_table() {
 }
 
 #[tokio::test]
+async fn appendable_content_md5_is_of_the_whole_content_after_every_append() {
+    let mut s = TestServer::start().await;
+    // Pieces of awkward lengths so the resumed MD5 crosses its 64-byte blocks unevenly.
+    let pieces: Vec<Vec<u8>> = [3usize, 61, 64, 1, 200, 0, 130]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (0..*n).map(|j| (i * 37 + j * 11) as u8).collect())
+        .collect();
+    let mut whole = Vec::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        let mut req = s.req("POST", "/bkt/log").q("append", "");
+        if i > 0 {
+            req = req.q("offset", &whole.len().to_string());
+        }
+        s.send(req.body(piece.clone())).await.expect(200);
+        whole.extend_from_slice(piece);
+        let want = md5_b64(&whole);
+        let h = s.send(s.req("HEAD", "/bkt/log")).await.expect(200);
+        assert_eq!(h.header("content-md5"), Some(want.as_str()), "HEAD after append {i}");
+        let g = s.send(s.req("GET", "/bkt/log")).await.expect(200);
+        assert_eq!(g.body, whole);
+        assert_eq!(g.header("content-md5"), Some(want.as_str()), "GET after append {i}");
+        if i == 3 {
+            // The state lives in the index: it survives a restart.
+            s.restart(|_| {}).await;
+        }
+    }
+    // A failed append (bad digest, wrong offset) leaves the digest of the committed content.
+    let r = s
+        .send(
+            s.req("POST", "/bkt/log")
+                .q("append", "")
+                .q("offset", &whole.len().to_string())
+                .h("content-md5", &md5_b64(b"other"))
+                .body("tail"),
+        )
+        .await;
+    assert_eq!(r.code(), "BadDigest");
+    let h = s.send(s.req("HEAD", "/bkt/log")).await.expect(200);
+    assert_eq!(h.header("content-md5"), Some(md5_b64(&whole).as_str()));
+    s.send(
+        s.req("POST", "/bkt/log")
+            .q("append", "")
+            .q("offset", &whole.len().to_string())
+            .body("tail"),
+    )
+    .await
+    .expect(200);
+    whole.extend_from_slice(b"tail");
+    let h = s.send(s.req("HEAD", "/bkt/log")).await.expect(200);
+    assert_eq!(h.header("content-md5"), Some(md5_b64(&whole).as_str()));
+    // A same-key metadata copy keeps it appendable with the same digest state.
+    s.send(
+        s.req("PUT", "/bkt/log")
+            .h("x-bce-copy-source", "/bkt/log")
+            .h("x-bce-metadata-directive", "replace")
+            .h("x-bce-meta-k", "v"),
+    )
+    .await
+    .expect(200);
+    s.send(
+        s.req("POST", "/bkt/log")
+            .q("append", "")
+            .q("offset", &whole.len().to_string())
+            .body("more"),
+    )
+    .await
+    .expect(200);
+    whole.extend_from_slice(b"more");
+    let h = s.send(s.req("HEAD", "/bkt/log")).await.expect(200);
+    assert_eq!(h.header("content-md5"), Some(md5_b64(&whole).as_str()));
+    // A copy to another key is a Normal object with the same Content-MD5.
+    s.send(s.req("PUT", "/bkt/copy").h("x-bce-copy-source", "/bkt/log"))
+        .await
+        .expect(200);
+    let h = s.send(s.req("HEAD", "/bkt/copy")).await.expect(200);
+    assert_eq!(h.header("content-md5"), Some(md5_b64(&whole).as_str()));
+}
+
+#[tokio::test]
+async fn traffic_limit_is_validated_on_every_request() {
+    let s = TestServer::start().await;
+    s.send(s.req("PUT", "/bkt/src").body("source bytes")).await.expect(200);
+    let id = upload(&s, "dst").await;
+    for good in ["819200", "838860800"] {
+        let g = s
+            .send(s.req("GET", "/bkt/src").h("x-bce-traffic-limit", good))
+            .await
+            .expect(200);
+        assert_eq!(g.body, b"source bytes");
+    }
+    for bad in ["819199", "838860801", "fast", "-1"] {
+        let limit = |r: Req| r.h("x-bce-traffic-limit", bad);
+        let r = s.send(limit(s.req("GET", "/bkt/src"))).await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "InvalidArgument"),
+            "GET with {bad:?}"
+        );
+        let r = s.send(limit(s.req("HEAD", "/bkt/src"))).await;
+        assert_eq!((r.status, r.body.len()), (400, 0), "HEAD with {bad:?}");
+        let r = s
+            .send(limit(s.req("PUT", "/bkt/copied").h("x-bce-copy-source", "/bkt/src")))
+            .await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "InvalidArgument"),
+            "CopyObject with {bad:?}"
+        );
+        let r = s
+            .send(limit(
+                s.req("PUT", "/bkt/dst")
+                    .q("partNumber", "1")
+                    .q("uploadId", &id)
+                    .h("x-bce-copy-source", "/bkt/src"),
+            ))
+            .await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "InvalidArgument"),
+            "UploadPartCopy with {bad:?}"
+        );
+        let r = s.send(limit(s.req("PUT", "/bkt/put").body("x"))).await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "InvalidArgument"),
+            "PutObject with {bad:?}"
+        );
+    }
+    assert_eq!(s.send(s.req("HEAD", "/bkt/copied")).await.status, 404);
+    assert_eq!(s.send(s.req("HEAD", "/bkt/put")).await.status, 404);
+    let parts = s
+        .send(s.req("GET", "/bkt/dst").q("uploadId", &id))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(parts["parts"], serde_json::json!([]));
+}
+
+#[tokio::test]
 async fn concurrent_appends_never_tear() {
     let s = TestServer::start().await;
     s.send(s.req("POST", "/bkt/log").q("append", "")).await.expect(200);
@@ -708,6 +848,20 @@ async fn part(s: &TestServer, key: &str, id: &str, n: u32, data: &[u8]) -> Strin
         .await
         .expect(200);
     r.header("etag").expect("etag").trim_matches('"').to_string()
+}
+
+/// Make `key` a completed multipart object of `data` in parts of `part_size`.
+async fn multipart_object(s: &TestServer, key: &str, data: &[u8], part_size: usize) {
+    let id = upload(s, key).await;
+    let mut list = Vec::new();
+    for (n, chunk) in data.chunks(part_size).enumerate() {
+        let etag = part(s, key, &id, n as u32 + 1, chunk).await;
+        list.push(format!(r#"{{"partNumber":{},"eTag":"{etag}"}}"#, n + 1));
+    }
+    let body = format!(r#"{{"parts":[{}]}}"#, list.join(","));
+    s.send(s.req("POST", &format!("/bkt/{key}")).q("uploadId", &id).body(body))
+        .await
+        .expect(200);
 }
 
 #[tokio::test]
@@ -914,6 +1068,189 @@ async fn upload_part_copy_and_upload_listing() {
         .json();
     assert_eq!(u["uploads"][0]["key"], "a/2");
     assert_eq!(u["isTruncated"], true);
+}
+
+#[tokio::test]
+async fn upload_listing_pages_between_uploads_of_one_key() {
+    let s = TestServer::start().await;
+    let mut want = vec![("a".to_string(), upload(&s, "a").await)];
+    let mut same = Vec::new();
+    for _ in 0..3 {
+        same.push(upload(&s, "same").await);
+    }
+    want.extend(same.iter().map(|id| ("same".to_string(), id.clone())));
+    want.push(("z".to_string(), upload(&s, "z").await));
+    // Page by page with maxUploads=1, following nextKeyMarker / nextUploadIdMarker.
+    let mut got = Vec::new();
+    let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+    for _ in 0..20 {
+        let mut req = s.req("GET", "/bkt").q("uploads", "").q("maxUploads", "1");
+        if let Some(k) = &key_marker {
+            req = req.q("keyMarker", k);
+        }
+        if let Some(i) = &id_marker {
+            req = req.q("uploadIdMarker", i);
+        }
+        let page = s.send(req).await.expect(200).json();
+        for u in page["uploads"].as_array().expect("uploads") {
+            got.push((
+                u["key"].as_str().expect("key").to_string(),
+                u["uploadId"].as_str().expect("id").to_string(),
+            ));
+        }
+        if page["isTruncated"] != true {
+            break;
+        }
+        key_marker = page["nextKeyMarker"].as_str().map(str::to_string);
+        id_marker = page["nextUploadIdMarker"].as_str().map(str::to_string);
+    }
+    // Every upload exactly once; the uploads of one key in the order they were started.
+    assert_eq!(got, want);
+    // keyMarker alone goes past every upload of that key.
+    let page = s
+        .send(s.req("GET", "/bkt").q("uploads", "").q("keyMarker", "same"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(page["uploads"][0]["key"], "z");
+    assert_eq!(page["uploads"].as_array().expect("uploads").len(), 1);
+}
+
+#[tokio::test]
+async fn get_of_a_multipart_object_survives_its_replacement_and_deletion() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const PART: usize = 8 * 1024 * 1024;
+    let s = TestServer::start().await;
+    let data: Vec<u8> = (0..3 * PART).map(|i| (i % 251) as u8).collect();
+    multipart_object(&s, "big", &data, PART).await;
+    for then in ["replace", "delete"] {
+        // Start a GET and read only its first MiB: the server is still in the first part.
+        let mut stream = tokio::net::TcpStream::connect(s.addr).await.expect("connect");
+        let get = s.req("GET", "/bkt/big");
+        stream.write_all(&get.head_bytes(s.addr)).await.expect("head");
+        let mut raw = vec![0u8; 1024 * 1024];
+        stream.read_exact(&mut raw).await.expect("first MiB");
+        // The object goes away under the reader.
+        match then {
+            "replace" => s.send(s.req("PUT", "/bkt/big").body("small")).await.expect(200),
+            _ => s.send(s.req("DELETE", "/bkt/big")).await.expect(200),
+        };
+        let mut rest = Vec::new();
+        tokio::time::timeout(std::time::Duration::from_secs(60), stream.read_to_end(&mut rest))
+            .await
+            .expect("the rest within 60 s")
+            .expect("read");
+        raw.extend_from_slice(&rest);
+        let r = server_common::Resp::parse(&raw, false).expect(200);
+        assert_eq!(r.body.len(), data.len(), "after {then}: the body was cut short");
+        assert!(r.body == data, "after {then}: the old content, whole");
+        if then == "replace" {
+            // Put the multipart object back for the delete round.
+            multipart_object(&s, "big", &data, PART).await;
+        }
+    }
+    // Once the readers are done the old blobs are removed: nothing is left behind.
+    let blobs = s.data_dir().join("blobs");
+    let start = std::time::Instant::now();
+    while std::fs::read_dir(&blobs).expect("blobs").count() != 0 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "blobs of the deleted object remain"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn small_objects_in_the_index_behave_like_any_other() {
+    let mut s = TestServer::start().await;
+    // Around the 64 KiB inline limit, and the 256 KiB in-memory limit.
+    let sizes = [0usize, 1, 4096, 65536, 65537, 262144, 262145];
+    let data = |n: usize| -> Vec<u8> { (0..n).map(|i| (i * 7 % 253) as u8).collect() };
+    for n in sizes {
+        let r = s
+            .send(
+                s.req("PUT", &format!("/bkt/s{n}"))
+                    .h("content-md5", &md5_b64(&data(n)))
+                    .body(data(n)),
+            )
+            .await
+            .expect(200);
+        assert_eq!(r.header("etag"), Some(format!("\"{}\"", md5_hex(&data(n))).as_str()));
+    }
+    // A wrong digest stores nothing, inline or not.
+    for n in [10usize, 100_000] {
+        let r = s
+            .send(s.req("PUT", "/bkt/bad").h("content-md5", &md5_b64(b"x")).body(data(n)))
+            .await;
+        assert_eq!(r.code(), "BadDigest");
+    }
+    assert_eq!(s.send(s.req("HEAD", "/bkt/bad")).await.status, 404);
+    s.restart(|_| {}).await;
+    for n in sizes {
+        let g = s.send(s.req("GET", &format!("/bkt/s{n}"))).await.expect(200);
+        assert!(g.body == data(n), "s{n}");
+        assert_eq!(g.header("content-md5"), Some(md5_b64(&data(n)).as_str()));
+    }
+    let r = s
+        .send(s.req("GET", "/bkt/s4096").h("range", "bytes=100-199"))
+        .await
+        .expect(206);
+    assert_eq!(r.body, data(4096)[100..200].to_vec());
+    assert_eq!(r.header("content-range"), Some("bytes 100-199/4096"));
+    // Copies: to another key (then the source goes), and onto itself with new metadata.
+    s.send(s.req("PUT", "/bkt/copy").h("x-bce-copy-source", "/bkt/s4096"))
+        .await
+        .expect(200);
+    s.send(s.req("DELETE", "/bkt/s4096")).await.expect(200);
+    assert_eq!(s.send(s.req("GET", "/bkt/copy")).await.expect(200).body, data(4096));
+    s.send(
+        s.req("PUT", "/bkt/copy")
+            .h("x-bce-copy-source", "/bkt/copy")
+            .h("x-bce-metadata-directive", "replace")
+            .h("x-bce-meta-k", "v"),
+    )
+    .await
+    .expect(200);
+    let g = s.send(s.req("GET", "/bkt/copy")).await.expect(200);
+    assert_eq!((g.body.clone(), g.header("x-bce-meta-k")), (data(4096), Some("v")));
+    // UploadPartCopy from a small object.
+    let id = upload(&s, "assembled").await;
+    let r = s
+        .send(
+            s.req("PUT", "/bkt/assembled")
+                .q("partNumber", "1")
+                .q("uploadId", &id)
+                .h("x-bce-copy-source", "/bkt/copy")
+                .h("x-bce-copy-source-range", "bytes=10-109"),
+        )
+        .await
+        .expect(200);
+    let etag = r.json()["eTag"].as_str().expect("etag").to_string();
+    assert_eq!(etag, md5_hex(&data(4096)[10..110]));
+    let body = format!(r#"{{"parts":[{{"partNumber":1,"eTag":"{etag}"}}]}}"#);
+    s.send(s.req("POST", "/bkt/assembled").q("uploadId", &id).body(body))
+        .await
+        .expect(200);
+    assert_eq!(
+        s.send(s.req("GET", "/bkt/assembled")).await.expect(200).body,
+        data(4096)[10..110].to_vec()
+    );
+    // Replaced and deleted small objects leave no files behind; the large ones have theirs.
+    for n in sizes {
+        s.send(s.req("DELETE", &format!("/bkt/s{n}"))).await;
+    }
+    s.send(s.req("DELETE", "/bkt/copy")).await.expect(200);
+    s.send(s.req("DELETE", "/bkt/assembled")).await.expect(200);
+    let blobs = s.data_dir().join("blobs");
+    let start = std::time::Instant::now();
+    while std::fs::read_dir(&blobs).expect("blobs").count() != 0 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "blob files remain"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]

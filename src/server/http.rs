@@ -124,6 +124,7 @@ async fn serve(state: &Arc<AppState>, request: Request) -> ApiResult<Response> {
     }
     let mut body = Some(body);
     let result = async {
+        require_content_length(&parts.method, &parts.headers)?;
         if let Some(credentials) = &state.config.credentials {
             let now = chrono::Utc::now().timestamp();
             auth_check::verify(
@@ -149,6 +150,21 @@ async fn serve(state: &Arc<AppState>, request: Request) -> ApiResult<Response> {
         drain_small_body(body.take(), &parts.headers).await;
     }
     result
+}
+
+/// 411 MissingContentLength for a PUT or POST whose body comes without `Content-Length`
+/// (chunked transfer), as BOS answers; nothing of the body is read (nor `100 Continue`
+/// sent). A request without a body needs no `Content-Length`.
+fn require_content_length(method: &Method, headers: &axum::http::HeaderMap) -> ApiResult<()> {
+    let writes = *method == Method::PUT || *method == Method::POST;
+    if writes && headers.contains_key("transfer-encoding") && !headers.contains_key("content-length") {
+        return Err(ApiError::new(
+            StatusCode::LENGTH_REQUIRED,
+            "MissingContentLength",
+            "You must provide the Content-Length HTTP header.",
+        ));
+    }
+    Ok(())
 }
 
 /// Read and drop a small unread body before answering an error, so the client is not cut

@@ -7,19 +7,25 @@
 //! `handlers/*` (one file per group of operations), `request` / `response` (headers),
 //! `store/*` (index, blobs, records), [`stats`], `faults`.
 //!
-//! Data directory: `index.redb` (buckets, objects, uploads, parts; ordered by key bytes),
+//! Data directory: `index.redb` (buckets, objects, uploads, parts; ordered by key bytes;
+//! also the content of objects up to 64 KiB written by PutObject or copied from one, so
+//! such a PUT is a single durable commit),
 //! `blobs/<random id>` (content; an object is a list of blob segments, so a completed
 //! multipart upload is its parts' blobs and a copy hard-links them), `tmp/` (bodies being
-//! received). A write is temp file → fsync → rename → fsync dir → durable index commit →
-//! answer; replaced blobs are removed afterwards and crash leftovers at startup.
+//! received; bodies up to 256 KiB are taken into memory first and written in one step). A
+//! file-backed write is temp file → fsync → rename → index commit → answer once durable, where a durable
+//! commit is an fsync of `blobs/` and a redb `Immediate` commit shared by all concurrent
+//! writers (group commit, `store/group_commit.rs`); replaced blobs are removed afterwards (once no GET or copy still reads them)
+//! and crash leftovers at startup.
 //!
 //! Decisions where BOS is silent: `RequestExpired` is 400, a signing time more than 15
 //! minutes ahead is 403 `RequestTimeTooSkewed`; with configured credentials lacking an STS
 //! token any `x-bce-security-token` is accepted (it is still signed), with a token it must
 //! match (else 400 `InvalidSessionToken`). Requests are counted in `/_stats` after routing,
 //! before fault injection and authentication. Normal objects report
-//! `x-bce-object-type: Normal`. Appendable objects report `Content-MD5` only until their
-//! first append (the whole-content MD5 is not kept incrementally).
+//! `x-bce-object-type: Normal`. Appendable objects report `Content-MD5` of their whole
+//! content after every append: the index record keeps the resumable MD5 state, extended
+//! with each append's bytes as they arrive (never a re-read of the object).
 
 mod auth_check;
 mod error;

@@ -75,7 +75,8 @@ pub fn user_meta(headers: &HeaderMap) -> ApiResult<BTreeMap<String, String>> {
     Ok(meta)
 }
 
-/// 400 InvalidArgument when `x-bce-traffic-limit` is present but out of range.
+/// 400 InvalidArgument when `x-bce-traffic-limit` is present but not a number in
+/// 819200..=838860800 (bit/s). Checked for every request before its handler runs.
 pub fn check_traffic_limit(headers: &HeaderMap) -> ApiResult<()> {
     match header(headers, "x-bce-traffic-limit") {
         None => Ok(()),
@@ -92,7 +93,6 @@ pub fn check_traffic_limit(headers: &HeaderMap) -> ApiResult<()> {
 
 /// All metadata of a write request.
 pub fn stored_meta(headers: &HeaderMap) -> ApiResult<StoredMeta> {
-    check_traffic_limit(headers)?;
     Ok(StoredMeta {
         content_type: header(headers, "content-type").filter(|v| !v.is_empty()),
         cache_control: header(headers, "cache-control"),

@@ -1,8 +1,10 @@
 //! AppendObject (protocol §5.7): without `offset` create or replace an Appendable object;
 //! with `offset` append when it equals the current length. Appends to one key are
 //! serialised; bytes are written in place after the indexed length (any unindexed tail
-//! from a crash is cut first), fsynced, then the new length is committed. A failed
-//! append cuts the file back, so nothing changes.
+//! from a crash is cut first), fsynced, then the new length is committed together with the
+//! whole-content MD5 state (resumed from the record and extended with the new bytes), so
+//! the `Content-MD5` of HEAD/GET always matches the committed length. A failed append cuts
+//! the file back, so nothing changes.
 
 use super::object::{commit, get_record};
 use super::Ctx;
@@ -73,6 +75,7 @@ pub async fn append_object(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option
             segments: vec![Segment {
                 blob: id.clone(),
                 len: received.size,
+                inline: false,
             }],
             size: received.size,
             etag: received.md5_hex(),
@@ -81,10 +84,12 @@ pub async fn append_object(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option
             meta,
             content_md5: Some(received.md5_base64()),
             crc32: received.crc32,
+            md5_state: received.content_md5_state.clone(),
         };
         let reply = answer(&record);
         if let Some(old) = commit(&ctx.store, bucket, key, record, conditions, vec![id]).await? {
-            ctx.store.remove_blobs_later(old.blobs().map(str::to_string).collect());
+            ctx.store
+                .remove_blobs_later(old.file_blobs().map(str::to_string).collect());
         }
         return Ok(reply);
     };
@@ -112,6 +117,11 @@ pub async fn append_object(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option
             Target::Append {
                 path: ctx.store.blobs.path(&blob),
                 offset,
+                resume: current
+                    .md5_state
+                    .as_deref()
+                    .and_then(crate::server::store::md5_state::load)
+                    .map(Box::new),
             },
             MAX_PUT_OBJECT_SIZE,
             digests.wants_sha256(),
@@ -138,6 +148,7 @@ pub async fn append_object(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option
     h.update(new_size.to_string().as_bytes());
     let etag = crate::bos::auth::hex_lower(&h.finalize());
     let reply_etag = etag.clone();
+    let (content_md5, md5_state) = (received.content_md5_base64(), received.content_md5_state.clone());
     let (b, k, blob_id) = (bucket.to_string(), key.to_string(), blob.clone());
     let result = ctx
         .store
@@ -153,14 +164,16 @@ pub async fn append_object(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option
                         segments: vec![Segment {
                             blob: blob_id.clone(),
                             len: new_size,
+                            inline: false,
                         }],
                         size: new_size,
                         etag,
                         modified_ms: now_ms(),
                         object_type: ObjectType::Appendable,
                         meta: o.meta.clone(),
-                        content_md5: None,
+                        content_md5,
                         crc32,
+                        md5_state,
                     })
                 }
                 _ => Err(ApiError::new(
@@ -181,6 +194,7 @@ pub async fn append_object(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option
             meta: Default::default(),
             content_md5: None,
             crc32,
+            md5_state: None,
         })),
         Err(e) => {
             cut_back(Arc::clone(&ctx.store), blob).await;

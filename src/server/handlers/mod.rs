@@ -60,8 +60,11 @@ pub async fn small_body(body: Body, limit: usize) -> ApiResult<bytes::Bytes> {
     })
 }
 
-/// Run the handler of `op`. The body is taken by handlers that read it.
+/// Run the handler of `op`. The body is taken by handlers that read it. A request carrying
+/// `x-bce-traffic-limit` outside BOS's range is refused first, whatever the operation
+/// (uploads, downloads, copies alike).
 pub async fn dispatch(ctx: &Ctx, op: BosOp, body: &mut Option<Body>) -> ApiResult<Response> {
+    crate::server::request::check_traffic_limit(&ctx.headers)?;
     match op {
         BosOp::ListBuckets => bucket::list_buckets(ctx).await,
         BosOp::HeadBucket { bucket } => bucket::head_bucket(ctx, &bucket),

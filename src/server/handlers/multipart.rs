@@ -2,7 +2,7 @@
 //! CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads. Parts
 //! are blobs; Complete records the object as the list of its parts' blobs (no copying).
 
-use super::object::{get_record, pieces};
+use super::object::{pieces, readable, Readable};
 use super::{small_body, Ctx};
 use crate::bos::types::{ObjectType, MAX_LIST_KEYS, MAX_PART_NUMBER, MAX_PART_SIZE};
 use crate::bos::wire::{
@@ -15,7 +15,7 @@ use crate::server::request::{
     WriteConditions,
 };
 use crate::server::response::{json, ok, quoted, set};
-use crate::server::store::blobs::{new_id, Received, Target};
+use crate::server::store::blobs::{Received, Target};
 use crate::server::store::records::{now_ms, time_of, ObjectRecord, PartRecord, Segment, UploadRecord};
 use axum::body::Body;
 use axum::http::{header, StatusCode};
@@ -56,7 +56,7 @@ pub async fn initiate(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Response>
     validate_key(key)?;
     ctx.store.require_bucket(bucket)?;
     let meta = stored_meta(&ctx.headers)?;
-    let id = new_id();
+    let id = new_upload_id();
     let record = UploadRecord {
         key: key.to_string(),
         meta,
@@ -72,6 +72,21 @@ pub async fn initiate(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Response>
             upload_id: id,
         },
     ))
+}
+
+/// A new upload id: 32 hex digits, the first 12 the initiation time in milliseconds (so
+/// ids sort in the order uploads were started), the rest random. Within one process the
+/// time part strictly increases, so uploads started in the same millisecond keep their order.
+fn new_upload_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = now_ms();
+    let previous = LAST
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| Some(now.max(last + 1)))
+        .unwrap_or(now);
+    let stamp = now.max(previous + 1);
+    let random: [u8; 10] = rand::random();
+    format!("{stamp:012x}{}", crate::bos::auth::hex_lower(&random))
 }
 
 async fn require_upload(ctx: &Ctx, bucket: &str, key: &str, id: &str) -> ApiResult<UploadRecord> {
@@ -118,7 +133,6 @@ pub async fn upload_part(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option<B
     let number = part_number(ctx)?;
     let id = upload_id(ctx)?;
     let digests = ExpectedDigests::parse(&ctx.headers)?;
-    crate::server::request::check_traffic_limit(&ctx.headers)?;
     check_length(&ctx.headers, MAX_PART_SIZE)?;
     require_upload(ctx, bucket, key, &id).await?;
     let mut temp = ctx.store.blobs.temp();
@@ -159,9 +173,12 @@ pub async fn upload_part_copy(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<R
     let (src_bucket, src_key) = parse_copy_source(&source)?;
     ctx.store.require_bucket(&src_bucket)?;
     require_upload(ctx, bucket, key, &id).await?;
-    let src = get_record(&ctx.store, &src_bucket, &src_key)
-        .await?
-        .ok_or_else(ApiError::no_such_key)?;
+    // The source's blobs stay on disk until the copy is done.
+    let Readable {
+        record: src,
+        pin: _src_pin,
+        content: src_content,
+    } = readable(&ctx.store, &src_bucket, &src_key).await?;
     check_copy_source(&ctx.headers, &src)?;
     let (start, end) = match ctx.header("x-bce-copy-source-range") {
         None => (0, src.size.saturating_sub(1)),
@@ -194,7 +211,17 @@ pub async fn upload_part_copy(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<R
     let (blob, received) = ctx
         .store
         .run(move |s| {
-            let received = s.blobs.copy_into(&list, &temp)?;
+            let received = match &src_content {
+                Some(content) => {
+                    let range = usize::try_from(start).unwrap_or(usize::MAX)
+                        ..usize::try_from(start + length).unwrap_or(usize::MAX);
+                    let piece = content
+                        .get(range)
+                        .ok_or_else(|| ApiError::internal("inline content shorter than recorded"))?;
+                    s.blobs.write_small(&temp, piece, false)?
+                }
+                None => s.blobs.copy_into(&list, &temp)?,
+            };
             Ok((s.blobs.install(&mut temp)?, received))
         })
         .await?;
@@ -279,6 +306,7 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> ApiResu
                     segments.push(Segment {
                         blob: part.blob.clone(),
                         len: part.size,
+                        inline: false,
                     });
                 }
                 let crc32 = crc.finalize();
@@ -308,13 +336,15 @@ pub async fn complete(ctx: &Ctx, bucket: &str, key: &str, body: Body) -> ApiResu
                     meta,
                     content_md5: None,
                     crc32,
+                    md5_state: None,
                 })
             })
         })
         .await?;
     ctx.store.remove_blobs_later(unused);
     if let Some(old) = old {
-        ctx.store.remove_blobs_later(old.blobs().map(str::to_string).collect());
+        ctx.store
+            .remove_blobs_later(old.file_blobs().map(str::to_string).collect());
     }
     let host = ctx.header("host").unwrap_or_else(|| "localhost".into());
     let location = format!("http://{host}/{bucket}/{}", crate::bos::auth::uri_encode(key, true));
@@ -401,7 +431,26 @@ pub async fn list_parts(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respons
     ))
 }
 
-/// ListMultipartUploads.
+/// A ListMultipartUploads answer: BOS's fields plus the S3-style upload id markers that
+/// let a page end between two uploads of one key.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UploadsPage {
+    #[serde(flatten)]
+    base: ListMultipartUploadsResponse,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upload_id_marker: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_upload_id_marker: Option<String>,
+}
+
+/// ListMultipartUploads. Uploads are ordered by (key, upload id); upload ids start with
+/// the initiation time, so the uploads of one key come in the order they were started.
+/// `keyMarker` alone lists keys after it; with `uploadIdMarker` it lists that key's
+/// uploads after that id, then later keys. A truncated page names where to go on in
+/// `nextKeyMarker` (and `nextUploadIdMarker` when it ended on an upload). Clients that
+/// only send `keyMarker` (the Python SDK's `list_all_multipart_uploads`) page correctly
+/// unless a page boundary falls between uploads of one key.
 pub async fn list_uploads(ctx: &Ctx, bucket: &str) -> ApiResult<Response> {
     ctx.store.require_bucket(bucket)?;
     let max = page_size(ctx, "maxUploads")?;
@@ -411,15 +460,25 @@ pub async fn list_uploads(ctx: &Ctx, bucket: &str) -> ApiResult<Response> {
         return Err(ApiError::invalid_argument("delimiter must be at most one character"));
     }
     let marker = ctx.param("keyMarker").unwrap_or("").to_string();
+    let id_marker = ctx
+        .param("uploadIdMarker")
+        .filter(|m| !m.is_empty() && !marker.is_empty())
+        .map(str::to_string);
     let b = bucket.to_string();
     let mut uploads = ctx.store.run(move |s| s.index.uploads(&b)).await?;
-    uploads.sort_by(|(ia, a), (ib, b)| (&a.key, a.initiated_ms, ia).cmp(&(&b.key, b.initiated_ms, ib)));
+    uploads.sort_by(|(ia, a), (ib, b)| (&a.key, ia).cmp(&(&b.key, ib)));
+    let after_marker = |key: &str, id: &str| match &id_marker {
+        _ if marker.is_empty() => true,
+        Some(m) => (key, id) > (marker.as_str(), m.as_str()),
+        None => key > marker.as_str(),
+    };
     let mut entries = Vec::new();
     let mut prefixes: Vec<String> = Vec::new();
     let mut truncated = false;
-    let mut last = None;
+    // Where the page ended: a key (or common prefix) and, for an upload, its id.
+    let mut last: Option<(String, Option<String>)> = None;
     for (id, upload) in uploads {
-        if !upload.key.starts_with(&prefix) || (!marker.is_empty() && upload.key.as_str() <= marker.as_str()) {
+        if !upload.key.starts_with(&prefix) || !after_marker(&upload.key, &id) {
             continue;
         }
         let common = delimiter.as_ref().and_then(|d| {
@@ -438,11 +497,11 @@ pub async fn list_uploads(ctx: &Ctx, bucket: &str) -> ApiResult<Response> {
         }
         match common {
             Some(c) => {
-                last = Some(c.clone());
+                last = Some((c.clone(), None));
                 prefixes.push(c);
             }
             None => {
-                last = Some(upload.key.clone());
+                last = Some((upload.key.clone(), Some(id.clone())));
                 entries.push(UploadEntry {
                     key: upload.key,
                     upload_id: id,
@@ -453,20 +512,28 @@ pub async fn list_uploads(ctx: &Ctx, bucket: &str) -> ApiResult<Response> {
             }
         }
     }
+    let (next_key, next_id) = match last {
+        Some((key, id)) if truncated => (Some(key), id),
+        _ => (None, None),
+    };
     Ok(json(
         StatusCode::OK,
-        &ListMultipartUploadsResponse {
-            bucket: bucket.to_string(),
-            key_marker: marker,
-            next_key_marker: if truncated { last } else { None },
-            max_uploads: max as u32,
-            is_truncated: truncated,
-            prefix,
-            common_prefixes: delimiter
-                .as_ref()
-                .map(|_| prefixes.into_iter().map(|prefix| PrefixEntry { prefix }).collect()),
-            delimiter,
-            uploads: entries,
+        &UploadsPage {
+            base: ListMultipartUploadsResponse {
+                bucket: bucket.to_string(),
+                key_marker: marker,
+                next_key_marker: next_key,
+                max_uploads: max as u32,
+                is_truncated: truncated,
+                prefix,
+                common_prefixes: delimiter
+                    .as_ref()
+                    .map(|_| prefixes.into_iter().map(|prefix| PrefixEntry { prefix }).collect()),
+                delimiter,
+                uploads: entries,
+            },
+            upload_id_marker: id_marker,
+            next_upload_id_marker: next_id,
         },
     ))
 }

@@ -6,19 +6,61 @@ use crate::bos::types::{ObjectType, MAX_PUT_OBJECT_SIZE};
 use crate::bos::wire::{CopyObjectResponse, DeleteErrorEntry, DeleteMultipleRequest, DeleteMultipleResponse};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::request::{
-    check_copy_source, check_length, parse_copy_source, parse_http_date, resolve_range, stored_meta, validate_key,
-    ExpectedDigests, RangeAsk, WriteConditions,
+    check_copy_source, check_length, content_length, parse_copy_source, parse_http_date, resolve_range, stored_meta,
+    validate_key, ExpectedDigests, RangeAsk, WriteConditions,
 };
 use crate::server::response::{json, object_headers, ok, quoted, set};
-use crate::server::store::blobs::Target;
-use crate::server::store::records::{now_ms, time_of, ObjectRecord, Segment};
-use crate::server::store::Store;
+use crate::server::store::blobs::{hash_bytes, new_id, Received, Target};
+use crate::server::store::records::{now_ms, time_of, ObjectRecord, Segment, StoredMeta};
+use crate::server::store::{BlobPin, Store};
 use axum::body::Body;
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 use std::sync::Arc;
 
-/// PutObject: stream the body to disk, check digests and conditions, commit.
+/// Bodies up to this size are taken into memory and written, fsynced, renamed and
+/// committed in one blocking step (memory per request stays bounded by this).
+const SMALL_BODY: u64 = 256 * 1024;
+
+/// Bodies up to this size are kept in the index with their record (one fsync per PUT).
+const INLINE_MAX: u64 = 64 * 1024;
+
+/// Read a body announced as at most `limit` bytes into memory.
+async fn small_body_bytes(ctx: &Ctx, body: &mut Option<Body>, limit: u64) -> ApiResult<bytes::Bytes> {
+    let bytes = axum::body::to_bytes(Ctx::take(body), usize::try_from(limit).unwrap_or(usize::MAX))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "IncompleteBody",
+                format!("The request body could not be read: {e}"),
+            )
+        })?;
+    ctx.stats.add_in(bytes.len() as u64);
+    Ok(bytes)
+}
+
+/// The record of a Normal object held in blob `id`.
+fn normal_record(id: &str, received: &Received, meta: StoredMeta) -> ObjectRecord {
+    ObjectRecord {
+        segments: vec![Segment {
+            blob: id.to_string(),
+            len: received.size,
+            inline: false,
+        }],
+        size: received.size,
+        etag: received.md5_hex(),
+        modified_ms: now_ms(),
+        object_type: ObjectType::Normal,
+        meta,
+        content_md5: Some(received.md5_base64()),
+        crc32: received.crc32,
+        md5_state: None,
+    }
+}
+
+/// PutObject: receive the body to disk (a small one in memory first), check digests and
+/// conditions, commit (grouped with concurrent commits, answered once durable).
 pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option<Body>) -> ApiResult<Response> {
     validate_key(key)?;
     ctx.store.require_bucket(bucket)?;
@@ -31,45 +73,77 @@ pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option<Bo
         let current = get_record(&ctx.store, bucket, key).await?;
         conditions.check(current.as_ref())?;
     }
-    let mut temp = ctx.store.blobs.temp();
-    let received = ctx
-        .store
-        .blobs
-        .receive(
-            Ctx::take(body),
-            Target::New(temp.path().to_path_buf()),
-            MAX_PUT_OBJECT_SIZE,
-            digests.wants_sha256(),
-            &ctx.stats,
-        )
-        .await?;
-    digests.check(&received)?;
-    let id = {
-        let store = Arc::clone(&ctx.store);
-        tokio::task::spawn_blocking(move || store.blobs.install(&mut temp)).await??
+    let announced = content_length(&ctx.headers);
+    let (received, old) = if announced.is_some_and(|n| n <= INLINE_MAX) {
+        // Small enough to live in the index: written with its record in one commit.
+        let bytes = small_body_bytes(ctx, body, INLINE_MAX).await?;
+        let (b, k) = (bucket.to_string(), key.to_string());
+        ctx.store
+            .run(move |s| {
+                let received = hash_bytes(&bytes, digests.wants_sha256());
+                digests.check(&received)?;
+                let id = new_id();
+                let mut record = normal_record(&id, &received, meta);
+                record.segments[0].inline = true;
+                let old = s.index.put_object_with(&b, &k, Some((&id, &bytes)), |old| {
+                    conditions.check(old)?;
+                    Ok(record)
+                })?;
+                Ok((received, old))
+            })
+            .await?
+    } else if announced.is_some_and(|n| n <= SMALL_BODY) {
+        let bytes = small_body_bytes(ctx, body, SMALL_BODY).await?;
+        let (b, k) = (bucket.to_string(), key.to_string());
+        ctx.store
+            .run(move |s| {
+                let mut temp = s.blobs.temp();
+                let received = s.blobs.write_small(&temp, &bytes, digests.wants_sha256())?;
+                digests.check(&received)?;
+                let id = s.blobs.install(&mut temp)?;
+                let record = normal_record(&id, &received, meta);
+                match s.index.put_object(&b, &k, |old| {
+                    conditions.check(old)?;
+                    Ok(record)
+                }) {
+                    Ok(old) => Ok((received, old)),
+                    Err(e) => {
+                        s.blobs.remove(&[id]);
+                        Err(e)
+                    }
+                }
+            })
+            .await?
+    } else {
+        let mut temp = ctx.store.blobs.temp();
+        let received = ctx
+            .store
+            .blobs
+            .receive(
+                Ctx::take(body),
+                Target::New(temp.path().to_path_buf()),
+                MAX_PUT_OBJECT_SIZE,
+                digests.wants_sha256(),
+                &ctx.stats,
+            )
+            .await?;
+        digests.check(&received)?;
+        let id = {
+            let store = Arc::clone(&ctx.store);
+            tokio::task::spawn_blocking(move || store.blobs.install(&mut temp)).await??
+        };
+        let record = normal_record(&id, &received, meta);
+        let old = commit(&ctx.store, bucket, key, record, conditions, vec![id]).await?;
+        (received, old)
     };
-    let record = ObjectRecord {
-        segments: vec![Segment {
-            blob: id.clone(),
-            len: received.size,
-        }],
-        size: received.size,
-        etag: received.md5_hex(),
-        modified_ms: now_ms(),
-        object_type: ObjectType::Normal,
-        meta,
-        content_md5: Some(received.md5_base64()),
-        crc32: received.crc32,
-    };
-    let etag = record.etag.clone();
-    let old = commit(&ctx.store, bucket, key, record, conditions, vec![id]).await?;
     if let Some(old) = old {
-        ctx.store.remove_blobs_later(old.blobs().map(str::to_string).collect());
+        ctx.store
+            .remove_blobs_later(old.file_blobs().map(str::to_string).collect());
     }
     let b = Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_LENGTH, "0");
-    let b = set(b, "etag", &quoted(&etag));
+    let b = set(b, "etag", &quoted(&received.md5_hex()));
     let b = set(b, "content-md5", &received.md5_base64());
     let b = set(b, "x-bce-content-crc32", &received.crc32.to_string());
     Ok(b.body(Body::empty()).unwrap_or_default())
@@ -139,6 +213,11 @@ fn check_read_conditions(ctx: &Ctx, record: &ObjectRecord) -> ApiResult<Option<R
     Ok(None)
 }
 
+/// A position in memory.
+fn to_usize(n: u64) -> ApiResult<usize> {
+    usize::try_from(n).map_err(|_| ApiError::internal("offset beyond memory"))
+}
+
 /// The (blob, offset, length) pieces covering `start..=end` of `record`.
 pub fn pieces(record: &ObjectRecord, start: u64, end_inclusive: u64) -> Vec<(String, u64, u64)> {
     let mut out = Vec::new();
@@ -160,50 +239,104 @@ pub fn pieces(record: &ObjectRecord, start: u64, end_inclusive: u64) -> Vec<(Str
     out
 }
 
+/// An object being read: its record, the pin keeping its blob files on disk, and its
+/// content when that is inline (read from the same snapshot as the record).
+pub struct Readable {
+    /// The record.
+    pub record: ObjectRecord,
+    /// Keeps the blob files until dropped.
+    pub pin: BlobPin,
+    /// Inline content.
+    pub content: Option<Vec<u8>>,
+}
+
+/// The current record of `bucket`/`key`, readable until the returned pin is dropped: an
+/// inline object comes with its content; otherwise its blob files are pinned, the index is
+/// read again, and the pin is kept only if the record still uses the same blobs (else a
+/// concurrent replace won and the lookup starts over).
+pub async fn readable(store: &Arc<Store>, bucket: &str, key: &str) -> ApiResult<Readable> {
+    for _ in 0..8 {
+        let (b, k) = (bucket.to_string(), key.to_string());
+        let (record, content) = store
+            .run(move |s| s.index.get_object_with_content(&b, &k))
+            .await?
+            .ok_or_else(ApiError::no_such_key)?;
+        if content.is_some() {
+            let pin = store.pin(std::iter::empty());
+            return Ok(Readable { record, pin, content });
+        }
+        let pin = store.pin(record.file_blobs());
+        let again = get_record(store, bucket, key)
+            .await?
+            .ok_or_else(ApiError::no_such_key)?;
+        if again.blobs().eq(record.blobs()) {
+            return Ok(Readable {
+                record,
+                pin,
+                content: None,
+            });
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ServiceUnavailable",
+        "The object keeps changing; please retry.",
+    ))
+}
+
 /// GetObject (`head` = false) and GetObjectMeta (`head` = true).
 pub async fn get_object(ctx: &Ctx, bucket: &str, key: &str, head: bool) -> ApiResult<Response> {
     ctx.store.require_bucket(bucket)?;
-    // A concurrent replace may remove the blobs between the lookup and the open: look again.
-    for attempt in 0..3 {
+    if head {
         let record = get_record(&ctx.store, bucket, key)
             .await?
             .ok_or_else(ApiError::no_such_key)?;
         if let Some(answer) = check_read_conditions(ctx, &record)? {
             return Ok(answer);
         }
-        let builder = object_headers(Response::builder(), &record);
-        if head {
-            let b = builder
-                .status(StatusCode::OK)
-                .header(header::CONTENT_LENGTH, record.size.to_string())
-                .header(header::ACCEPT_RANGES, "bytes");
-            return Ok(b.body(Body::empty()).unwrap_or_default());
-        }
-        let range = resolve_range(ctx.header("range").as_deref(), record.size)?;
-        let (status, start, end, builder) = match range {
-            RangeAsk::Whole => (StatusCode::OK, 0, record.size.saturating_sub(1), builder),
-            RangeAsk::Part(s, e) => (
-                StatusCode::PARTIAL_CONTENT,
-                s,
-                e,
-                builder.header(header::CONTENT_RANGE, format!("bytes {s}-{e}/{}", record.size)),
-            ),
-        };
-        let length = if record.size == 0 { 0 } else { end - start + 1 };
-        let list = pieces(&record, start, end);
-        match ctx.store.blobs.stream(list, Arc::clone(&ctx.stats)).await {
-            Ok(stream) => {
-                let b = builder
-                    .status(status)
-                    .header(header::CONTENT_LENGTH, length.to_string())
-                    .header(header::ACCEPT_RANGES, "bytes");
-                return Ok(b.body(Body::from_stream(stream)).unwrap_or_default());
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 2 => continue,
-            Err(e) => return Err(e.into()),
-        }
+        let b = object_headers(Response::builder(), &record)
+            .status(StatusCode::OK)
+            .header(header::CONTENT_LENGTH, record.size.to_string())
+            .header(header::ACCEPT_RANGES, "bytes");
+        return Ok(b.body(Body::empty()).unwrap_or_default());
     }
-    Err(ApiError::no_such_key())
+    // Every blob of the object stays on disk until the body is sent, even if the object is
+    // replaced or deleted meanwhile.
+    let Readable { record, pin, content } = readable(&ctx.store, bucket, key).await?;
+    if let Some(answer) = check_read_conditions(ctx, &record)? {
+        return Ok(answer);
+    }
+    let builder = object_headers(Response::builder(), &record);
+    let range = resolve_range(ctx.header("range").as_deref(), record.size)?;
+    let (status, start, end, builder) = match range {
+        RangeAsk::Whole => (StatusCode::OK, 0, record.size.saturating_sub(1), builder),
+        RangeAsk::Part(s, e) => (
+            StatusCode::PARTIAL_CONTENT,
+            s,
+            e,
+            builder.header(header::CONTENT_RANGE, format!("bytes {s}-{e}/{}", record.size)),
+        ),
+    };
+    let length = if record.size == 0 { 0 } else { end - start + 1 };
+    let b = builder
+        .status(status)
+        .header(header::CONTENT_LENGTH, length.to_string())
+        .header(header::ACCEPT_RANGES, "bytes");
+    if let Some(content) = content {
+        let slice = if length == 0 {
+            Vec::new()
+        } else {
+            content
+                .get(to_usize(start)?..=to_usize(end)?)
+                .ok_or_else(|| ApiError::internal("inline content shorter than recorded"))?
+                .to_vec()
+        };
+        // Counted in bytes_out by the HTTP layer (exact-size body).
+        return Ok(b.body(Body::from(slice)).unwrap_or_default());
+    }
+    let list = pieces(&record, start, end);
+    let stream = ctx.store.blobs.stream(list, Arc::clone(&ctx.stats), pin).await?;
+    Ok(b.body(Body::from_stream(stream)).unwrap_or_default())
 }
 
 /// DeleteObject: 404 NoSuchKey when absent.
@@ -213,7 +346,8 @@ pub async fn delete_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Resp
     let old = ctx.store.run(move |s| s.index.delete_object(&b, &k)).await?;
     match old {
         Some(old) => {
-            ctx.store.remove_blobs_later(old.blobs().map(str::to_string).collect());
+            ctx.store
+                .remove_blobs_later(old.file_blobs().map(str::to_string).collect());
             Ok(ok())
         }
         None => Err(ApiError::no_such_key()),
@@ -250,7 +384,7 @@ pub async fn delete_multiple(ctx: &Ctx, bucket: &str, body: Body) -> ApiResult<R
                     continue;
                 }
                 match s.index.delete_object(&b, &item.key)? {
-                    Some(old) => blobs.extend(old.blobs().map(str::to_string)),
+                    Some(old) => blobs.extend(old.file_blobs().map(str::to_string)),
                     None => errors.push(DeleteErrorEntry {
                         key: item.key,
                         code: "NoSuchKey".into(),
@@ -285,9 +419,12 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respon
         .is_some_and(|d| d.eq_ignore_ascii_case("replace"));
     let requested = stored_meta(&ctx.headers)?;
     let explicit_class = crate::server::request::storage_class(&ctx.headers)?;
-    let src = get_record(&ctx.store, &src_bucket, &src_key)
-        .await?
-        .ok_or_else(ApiError::no_such_key)?;
+    // The source's blobs stay on disk until the copy is done.
+    let Readable {
+        record: src,
+        pin: _src_pin,
+        content: src_content,
+    } = readable(&ctx.store, &src_bucket, &src_key).await?;
     check_copy_source(&ctx.headers, &src)?;
     if src.size > MAX_PUT_OBJECT_SIZE {
         return Err(ApiError::new(
@@ -310,13 +447,25 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respon
         meta.storage_class = class;
     }
     let store = Arc::clone(&ctx.store);
-    let (segments, new_blobs, object_type, content_md5) = if same {
+    let mut new_inline = None;
+    let (segments, new_blobs, object_type, content_md5, md5_state) = if same {
         (
             src.segments.clone(),
             Vec::new(),
             src.object_type,
             src.content_md5.clone(),
+            src.md5_state.clone(),
         )
+    } else if let Some(content) = src_content {
+        // An inline source: the copy gets its own inline value.
+        let id = new_id();
+        let segments = vec![Segment {
+            blob: id.clone(),
+            len: src.size,
+            inline: true,
+        }];
+        new_inline = Some((id, content));
+        (segments, Vec::new(), ObjectType::Normal, src.content_md5.clone(), None)
     } else if appendable {
         let mut temp = store.blobs.temp();
         let list = pieces(&src, 0, src.size.saturating_sub(1));
@@ -330,10 +479,12 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respon
             vec![Segment {
                 blob: id.clone(),
                 len: src.size,
+                inline: false,
             }],
             vec![id],
             ObjectType::Normal,
             src.content_md5.clone(),
+            None,
         )
     } else {
         let old_segments = src.segments.clone();
@@ -342,7 +493,11 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respon
                 let mut out = Vec::new();
                 for seg in &old_segments {
                     match s.blobs.link(&seg.blob) {
-                        Ok(id) => out.push(Segment { blob: id, len: seg.len }),
+                        Ok(id) => out.push(Segment {
+                            blob: id,
+                            len: seg.len,
+                            inline: false,
+                        }),
                         Err(e) => {
                             s.blobs
                                 .remove(&out.iter().map(|x: &Segment| x.blob.clone()).collect::<Vec<_>>());
@@ -350,12 +505,11 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respon
                         }
                     }
                 }
-                s.blobs.sync()?;
                 Ok(out)
             })
             .await?;
         let ids = segments.iter().map(|s| s.blob.clone()).collect();
-        (segments, ids, ObjectType::Normal, src.content_md5.clone())
+        (segments, ids, ObjectType::Normal, src.content_md5.clone(), None)
     };
     let record = ObjectRecord {
         segments,
@@ -366,6 +520,7 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respon
         meta,
         content_md5,
         crc32: src.crc32,
+        md5_state,
     };
     let answer = CopyObjectResponse {
         last_modified: crate::bos::types::format_iso8601(time_of(record.modified_ms)),
@@ -388,13 +543,23 @@ pub async fn copy_object(ctx: &Ctx, bucket: &str, key: &str) -> ApiResult<Respon
                 })
             })
             .await?
+    } else if let Some((id, content)) = new_inline {
+        let (b, k) = (bucket.to_string(), key.to_string());
+        ctx.store
+            .run(move |s| {
+                s.index.put_object_with(&b, &k, Some((&id, &content)), |old| {
+                    conditions.check(old)?;
+                    Ok(record)
+                })
+            })
+            .await?
     } else {
         commit(&ctx.store, bucket, key, record, conditions, new_blobs).await?
     };
     if let Some(old) = old {
         // Same-key copies keep their blobs.
         let stale: Vec<String> = old
-            .blobs()
+            .file_blobs()
             .filter(|b| !same || !src_blobs.iter().any(|s| s == b))
             .map(str::to_string)
             .collect();

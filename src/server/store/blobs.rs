@@ -9,7 +9,7 @@ use crate::server::stats::Stats;
 use axum::body::Body;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use md5::{Digest, Md5};
+use md5::Md5;
 use sha2::Sha256;
 use std::collections::{HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
@@ -41,6 +41,12 @@ pub struct Received {
     pub crc32: u32,
     /// SHA-256, when asked for.
     pub sha256: Option<[u8; 32]>,
+    /// MD5 of the whole content after this write: the body's own MD5 for a new file, the
+    /// resumed hash of the old content plus the body for an append.
+    pub content_md5: [u8; 16],
+    /// The serialized state behind `content_md5` (see [`super::md5_state`]), `None` for
+    /// an append to content whose state was not known.
+    pub content_md5_state: Option<String>,
 }
 
 impl Received {
@@ -53,6 +59,14 @@ impl Received {
     pub fn md5_base64(&self) -> String {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(self.md5)
+    }
+
+    /// Base64 MD5 of the whole content, when known.
+    pub fn content_md5_base64(&self) -> Option<String> {
+        use base64::Engine;
+        self.content_md5_state
+            .as_ref()
+            .map(|_| base64::engine::general_purpose::STANDARD.encode(self.content_md5))
     }
 }
 
@@ -67,6 +81,8 @@ pub enum Target {
         path: PathBuf,
         /// Where the new bytes go.
         offset: u64,
+        /// MD5 state of the blob's first `offset` bytes, extended with the new bytes.
+        resume: Option<Box<Md5>>,
     },
 }
 
@@ -111,14 +127,17 @@ fn remove_quietly(path: &Path) {
     }
 }
 
+/// Digests of a body held in memory.
+pub fn hash_bytes(data: &[u8], want_sha256: bool) -> Received {
+    let mut hashers = Hashers::new(want_sha256, Whole::Body);
+    hashers.update(data);
+    hashers.finish()
+}
+
 /// A new random id (32 hex digits).
 pub fn new_id() -> String {
     let bytes: [u8; 16] = rand::random();
     crate::bos::auth::hex_lower(&bytes)
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
 }
 
 enum Msg {
@@ -126,38 +145,63 @@ enum Msg {
     End,
 }
 
+/// Where the whole-content MD5 comes from.
+enum Whole {
+    /// The body is the whole content.
+    Body,
+    /// Old content (resumed state) followed by the body.
+    Resumed(Box<Md5>),
+    /// Old content of unknown digest.
+    Unknown,
+}
+
 struct Hashers {
     md5: Md5,
+    whole: Whole,
     crc: crc32fast::Hasher,
     sha: Option<Sha256>,
     size: u64,
 }
 
 impl Hashers {
-    fn new(want_sha256: bool) -> Self {
+    fn new(want_sha256: bool, whole: Whole) -> Self {
         Hashers {
-            md5: Md5::new(),
+            md5: md5::Digest::new(),
+            whole,
             crc: crc32fast::Hasher::new(),
-            sha: want_sha256.then(Sha256::new),
+            sha: want_sha256.then(<Sha256 as sha2::Digest>::new),
             size: 0,
         }
     }
 
     fn update(&mut self, data: &[u8]) {
-        self.md5.update(data);
+        md5::Digest::update(&mut self.md5, data);
+        if let Whole::Resumed(h) = &mut self.whole {
+            md5::Digest::update(h.as_mut(), data);
+        }
         self.crc.update(data);
         if let Some(sha) = &mut self.sha {
-            sha.update(data);
+            sha2::Digest::update(sha, data);
         }
         self.size += data.len() as u64;
     }
 
     fn finish(self) -> Received {
+        let (content_md5, content_md5_state) = match &self.whole {
+            Whole::Body => (
+                super::md5_state::digest_of(&self.md5),
+                Some(super::md5_state::save(&self.md5)),
+            ),
+            Whole::Resumed(h) => (super::md5_state::digest_of(h), Some(super::md5_state::save(h))),
+            Whole::Unknown => ([0; 16], None),
+        };
         Received {
             size: self.size,
-            md5: self.md5.finalize().into(),
+            md5: md5::Digest::finalize(self.md5).into(),
             crc32: self.crc.finalize(),
-            sha256: self.sha.map(|s| s.finalize().into()),
+            sha256: self.sha.map(|s| sha2::Digest::finalize(s).into()),
+            content_md5,
+            content_md5_state,
         }
     }
 }
@@ -170,6 +214,11 @@ impl BlobStore {
         std::fs::create_dir_all(&blobs)?;
         std::fs::create_dir_all(&tmp)?;
         Ok(BlobStore { blobs, tmp })
+    }
+
+    /// The directory of the blobs.
+    pub fn dir(&self) -> &Path {
+        &self.blobs
     }
 
     /// Path of blob `id`.
@@ -205,25 +254,22 @@ impl BlobStore {
         Ok((temps, orphans))
     }
 
-    /// Move a finished temporary file into `blobs/` under a new id, durably. Blocking.
+    /// Move a finished (fsynced) temporary file into `blobs/` under a new id. The rename
+    /// becomes durable with the directory fsync that precedes the durable index commit of
+    /// the record referring to it (group commit), not here. Blocking.
     pub fn install(&self, temp: &mut TempFile) -> io::Result<String> {
         let id = new_id();
         std::fs::rename(&temp.path, self.path(&id))?;
         temp.disarm();
-        sync_dir(&self.blobs)?;
         Ok(id)
     }
 
-    /// A new blob sharing the content of `id` (a hard link; blobs of Normal objects never change). Blocking.
+    /// A new blob sharing the content of `id` (a hard link; blobs of Normal objects never
+    /// change). Durable with the next index commit, like [`BlobStore::install`]. Blocking.
     pub fn link(&self, id: &str) -> io::Result<String> {
         let new = new_id();
         std::fs::hard_link(self.path(id), self.path(&new))?;
         Ok(new)
-    }
-
-    /// fsync the blob directory (after links). Blocking.
-    pub fn sync(&self) -> io::Result<()> {
-        sync_dir(&self.blobs)
     }
 
     /// Remove blobs (missing ones are fine). Blocking.
@@ -240,10 +286,18 @@ impl BlobStore {
         file.sync_all()
     }
 
+    /// Write a body held in memory to the new file `temp`, hashing it, then fsync. Blocking.
+    pub fn write_small(&self, temp: &TempFile, data: &[u8], want_sha256: bool) -> io::Result<Received> {
+        let mut out = OpenOptions::new().write(true).create_new(true).open(temp.path())?;
+        out.write_all(data)?;
+        out.sync_all()?;
+        Ok(hash_bytes(data, want_sha256))
+    }
+
     /// Copy `pieces` (blob id, offset, length) into `temp`, hashing, then fsync. Blocking.
     pub fn copy_into(&self, pieces: &[(String, u64, u64)], temp: &TempFile) -> io::Result<Received> {
         let mut out = OpenOptions::new().write(true).create_new(true).open(temp.path())?;
-        let mut hashers = Hashers::new(false);
+        let mut hashers = Hashers::new(false, Whole::Body);
         let mut buf = vec![0u8; READ_CHUNK * 4];
         for (id, offset, len) in pieces {
             let mut file = File::open(self.path(id))?;
@@ -279,16 +333,16 @@ impl BlobStore {
     ) -> ApiResult<Received> {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(CHANNEL_CHUNKS);
         let writer = tokio::task::spawn_blocking(move || -> io::Result<Received> {
-            let mut file = match &target {
-                Target::New(path) => OpenOptions::new().write(true).create_new(true).open(path)?,
-                Target::Append { path, offset } => {
+            let (mut file, whole) = match target {
+                Target::New(path) => (OpenOptions::new().write(true).create_new(true).open(path)?, Whole::Body),
+                Target::Append { path, offset, resume } => {
                     let mut f = OpenOptions::new().write(true).open(path)?;
-                    f.set_len(*offset)?;
-                    f.seek(SeekFrom::Start(*offset))?;
-                    f
+                    f.set_len(offset)?;
+                    f.seek(SeekFrom::Start(offset))?;
+                    (f, resume.map_or(Whole::Unknown, Whole::Resumed))
                 }
             };
-            let mut hashers = Hashers::new(want_sha256);
+            let mut hashers = Hashers::new(want_sha256, whole);
             loop {
                 match rx.blocking_recv() {
                     Some(Msg::Data(chunk)) => {
@@ -339,12 +393,13 @@ impl BlobStore {
         Ok(written?)
     }
 
-    /// Stream `pieces` (blob id, offset, length). The first blob is opened before this
-    /// returns, so a blob removed by a concurrent replace is reported now, not mid-body.
+    /// Stream `pieces` (blob id, offset, length). `pin` keeps the blobs on disk until the
+    /// stream is done or dropped, so a replace or delete during the read cannot cut it short.
     pub async fn stream(
         &self,
         pieces: Vec<(String, u64, u64)>,
         stats: Arc<Stats>,
+        pin: super::BlobPin,
     ) -> io::Result<impl Stream<Item = io::Result<Bytes>> + Send + 'static> {
         let mut queue: VecDeque<(PathBuf, u64, u64)> = pieces
             .into_iter()
@@ -362,11 +417,13 @@ impl BlobStore {
             queue: VecDeque<(PathBuf, u64, u64)>,
             current: Option<(tokio::fs::File, u64)>,
             stats: Arc<Stats>,
+            _pin: super::BlobPin,
         }
         let state = State {
             queue,
             current: first,
             stats,
+            _pin: pin,
         };
         Ok(futures_util::stream::unfold(Some(state), |state| async move {
             let mut st = state?;

@@ -1,21 +1,26 @@
 //! The index: a redb database mapping (bucket, key) → object record, ordered by key bytes
 //! so a listing is a range scan, plus buckets, multipart uploads and parts. Every write is
-//! one durable transaction; conditions are checked inside it, so they are atomic.
+//! one transaction, answered once durable (group commit, see [`super::group_commit`]);
+//! conditions are checked inside it, so they are atomic.
 //! All methods block: call them from `spawn_blocking`.
 
+use super::group_commit::GroupCommit;
 use super::records::{BucketRecord, ObjectRecord, PartRecord, UploadRecord};
 use crate::server::error::{ApiError, ApiResult};
 use axum::http::StatusCode;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
 const OBJECTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("objects");
 const UPLOADS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("uploads");
 const PARTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("parts");
+/// Content of small objects, by inline blob id; written and dropped in the same
+/// transactions as the records that use them.
+const INLINE: TableDefinition<&str, &[u8]> = TableDefinition::new("inline");
 
 fn enc<T: Serialize>(value: &T) -> ApiResult<Vec<u8>> {
     Ok(serde_json::to_vec(value)?)
@@ -72,11 +77,14 @@ fn skip_past(prefix: &str) -> String {
 #[derive(Debug)]
 pub struct Index {
     db: Database,
+    group: GroupCommit,
 }
 
 impl Index {
-    /// Open or create the database at `path`.
-    pub fn open(path: &Path) -> ApiResult<Self> {
+    /// Open or create the database at `path`. `blob_dir`, when given, is fsynced before
+    /// every durable commit, so blobs renamed into it are durable before a record refers to
+    /// them (see [`GroupCommit`]).
+    pub fn open(path: &Path, blob_dir: Option<PathBuf>) -> ApiResult<Self> {
         let db = Database::create(path)?;
         let txn = db.begin_write()?;
         {
@@ -84,9 +92,18 @@ impl Index {
             txn.open_table(OBJECTS)?;
             txn.open_table(UPLOADS)?;
             txn.open_table(PARTS)?;
+            txn.open_table(INLINE)?;
         }
         txn.commit()?;
-        Ok(Index { db })
+        Ok(Index {
+            db,
+            group: GroupCommit::new(blob_dir),
+        })
+    }
+
+    /// Commit `txn` durably, grouped with concurrent commits. Blocking.
+    fn commit(&self, txn: WriteTransaction) -> ApiResult<()> {
+        self.group.commit(&self.db, txn)
     }
 
     /// Every bucket, by name.
@@ -113,7 +130,7 @@ impl Index {
                 true
             }
         };
-        txn.commit()?;
+        self.commit(txn)?;
         Ok(created)
     }
 
@@ -154,7 +171,7 @@ impl Index {
             }
             buckets.remove(name)?;
         }
-        txn.commit()?;
+        self.commit(txn)?;
         Ok(blobs)
     }
 
@@ -166,9 +183,57 @@ impl Index {
         value.map(|v| dec(v.value())).transpose()
     }
 
+    /// The object at `bucket`/`key` and, when its content is inline, that content, read
+    /// from one snapshot.
+    pub fn get_object_with_content(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> ApiResult<Option<(ObjectRecord, Option<Vec<u8>>)>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(OBJECTS)?;
+        let Some(record) = table
+            .get((bucket, key))?
+            .map(|v| dec::<ObjectRecord>(v.value()))
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        if !record.is_inline() {
+            return Ok(Some((record, None)));
+        }
+        let inline = txn.open_table(INLINE)?;
+        let mut content = Vec::with_capacity(usize::try_from(record.size).unwrap_or(0));
+        for seg in &record.segments {
+            let value = inline
+                .get(seg.blob.as_str())?
+                .ok_or_else(|| ApiError::internal(format!("inline content {} is missing", seg.blob)))?;
+            let bytes = value.value();
+            let len = usize::try_from(seg.len).unwrap_or(usize::MAX).min(bytes.len());
+            content.extend_from_slice(&bytes[..len]);
+        }
+        Ok(Some((record, Some(content))))
+    }
+
     /// Write the object at `bucket`/`key` in one transaction: `build` sees the current
     /// record (it may refuse with an error) and returns the new one. Returns the old record.
     pub fn put_object<F>(&self, bucket: &str, key: &str, build: F) -> ApiResult<Option<ObjectRecord>>
+    where
+        F: FnOnce(Option<&ObjectRecord>) -> ApiResult<ObjectRecord>,
+    {
+        self.put_object_with(bucket, key, None, build)
+    }
+
+    /// [`Index::put_object`], also storing `content` as inline value `id` when given (the
+    /// new record refers to it). Inline values of the old record that the new one does not
+    /// use are dropped in the same transaction.
+    pub fn put_object_with<F>(
+        &self,
+        bucket: &str,
+        key: &str,
+        content: Option<(&str, &[u8])>,
+        build: F,
+    ) -> ApiResult<Option<ObjectRecord>>
     where
         F: FnOnce(Option<&ObjectRecord>) -> ApiResult<ObjectRecord>,
     {
@@ -180,10 +245,16 @@ impl Index {
             let mut table = txn.open_table(OBJECTS)?;
             let old: Option<ObjectRecord> = table.get((bucket, key))?.map(|v| dec(v.value())).transpose()?;
             let new = build(old.as_ref())?;
-            table.insert((bucket, key), enc(&new)?.as_slice())?;
+            let value = enc(&new)?;
+            let mut inline = txn.open_table(INLINE)?;
+            if let Some((id, bytes)) = content {
+                inline.insert(id, bytes)?;
+            }
+            drop_inline(&mut inline, old.as_ref(), Some(&new))?;
+            table.insert((bucket, key), value.as_slice())?;
             old
         };
-        txn.commit()?;
+        self.commit(txn)?;
         Ok(old)
     }
 
@@ -193,10 +264,12 @@ impl Index {
         let old = {
             let mut table = txn.open_table(OBJECTS)?;
             let old = table.remove((bucket, key))?;
-            old.map(|v| dec(v.value())).transpose()?
+            let old: Option<ObjectRecord> = old.map(|v| dec(v.value())).transpose()?;
+            drop_inline(&mut txn.open_table(INLINE)?, old.as_ref(), None)?;
+            old
         };
         if old.is_some() {
-            txn.commit()?;
+            self.commit(txn)?;
         } else {
             txn.abort()?;
         }
@@ -286,7 +359,7 @@ impl Index {
             }
             txn.open_table(UPLOADS)?.insert((bucket, id), enc(record)?.as_slice())?;
         }
-        txn.commit()?;
+        self.commit(txn)?;
         Ok(())
     }
 
@@ -344,7 +417,7 @@ impl Index {
             let old = parts.insert((id, number), enc(record)?.as_slice())?;
             old.map(|v| dec(v.value())).transpose()?
         };
-        txn.commit()?;
+        self.commit(txn)?;
         Ok(old)
     }
 
@@ -371,7 +444,7 @@ impl Index {
             let mut parts = txn.open_table(PARTS)?;
             remove_parts(&mut parts, id)?
         };
-        txn.commit()?;
+        self.commit(txn)?;
         Ok(blobs)
     }
 
@@ -413,11 +486,12 @@ impl Index {
                 .map(|p| p.blob.clone())
                 .collect();
             objects.insert((bucket, key), enc(&record)?.as_slice())?;
+            drop_inline(&mut txn.open_table(INLINE)?, old.as_ref(), Some(&record))?;
             uploads.remove((bucket, id))?;
             remove_parts(&mut parts_table, id)?;
             (record, old, unused)
         };
-        txn.commit()?;
+        self.commit(txn)?;
         Ok(result)
     }
 
@@ -428,7 +502,7 @@ impl Index {
         for item in txn.open_table(OBJECTS)?.iter()? {
             let (_, v) = item?;
             let record: ObjectRecord = dec(v.value())?;
-            out.extend(record.segments.into_iter().map(|s| s.blob));
+            out.extend(record.file_blobs().map(str::to_string));
         }
         for item in txn.open_table(PARTS)?.iter()? {
             let (_, v) = item?;
@@ -437,6 +511,21 @@ impl Index {
         }
         Ok(out)
     }
+}
+
+/// Drop the inline values of `old` that `new` does not use.
+fn drop_inline(
+    table: &mut redb::Table<&'static str, &'static [u8]>,
+    old: Option<&ObjectRecord>,
+    new: Option<&ObjectRecord>,
+) -> ApiResult<()> {
+    let Some(old) = old else { return Ok(()) };
+    for id in old.inline_blobs() {
+        if !new.is_some_and(|n| n.inline_blobs().any(|x| x == id)) {
+            table.remove(id)?;
+        }
+    }
+    Ok(())
 }
 
 fn read_parts(
@@ -480,6 +569,7 @@ mod tests {
             meta: Default::default(),
             content_md5: None,
             crc32: 0,
+            md5_state: None,
         }
     }
 
@@ -493,7 +583,7 @@ mod tests {
     #[test]
     fn listing_with_delimiter_and_markers() {
         let dir = tempfile::tempdir().expect("tmp");
-        let idx = Index::open(&dir.path().join("i.redb")).expect("open");
+        let idx = Index::open(&dir.path().join("i.redb"), None).expect("open");
         idx.create_bucket("b", &BucketRecord { created_ms: 0 }).expect("bucket");
         idx.create_bucket("c", &BucketRecord { created_ms: 0 }).expect("bucket");
         for k in ["a", "a/b", "a/b/c", "a/c", "a0", "b/x", "b/y", "c"] {
@@ -531,9 +621,60 @@ mod tests {
     }
 
     #[test]
+    fn inline_content_goes_with_its_record() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let idx = Index::open(&dir.path().join("i.redb"), None).expect("open");
+        idx.create_bucket("b", &BucketRecord { created_ms: 0 }).expect("bucket");
+        let inline = |id: &str, len: u64| {
+            let mut r = record();
+            r.segments = vec![crate::server::store::records::Segment {
+                blob: id.into(),
+                len,
+                inline: true,
+            }];
+            r.size = len;
+            r
+        };
+        let stored = || {
+            let txn = idx.db.begin_read().expect("read");
+            let table = txn.open_table(INLINE).expect("table");
+            table.iter().expect("iter").count()
+        };
+        idx.put_object_with("b", "k", Some(("i1", b"hello")), |_| Ok(inline("i1", 5)))
+            .expect("put");
+        let (r, content) = idx.get_object_with_content("b", "k").expect("get").expect("some");
+        assert_eq!((r.size, content.as_deref()), (5, Some(&b"hello"[..])));
+        // A refused write stores nothing.
+        let refused = idx.put_object_with("b", "k", Some(("i2", b"other")), |_| {
+            Err(ApiError::precondition_failed())
+        });
+        assert!(refused.is_err());
+        assert_eq!(stored(), 1);
+        // Rewriting the record with the same value (a same-key copy) keeps it.
+        idx.put_object("b", "k", |_| Ok(inline("i1", 5))).expect("same");
+        assert_eq!(stored(), 1);
+        // Replacing drops the old value; deleting drops the new one.
+        idx.put_object_with("b", "k", Some(("i3", b"bye")), |_| Ok(inline("i3", 3)))
+            .expect("replace");
+        let (_, content) = idx.get_object_with_content("b", "k").expect("get").expect("some");
+        assert_eq!(content.as_deref(), Some(&b"bye"[..]));
+        assert_eq!(stored(), 1);
+        idx.delete_object("b", "k").expect("delete");
+        assert_eq!(stored(), 0);
+        // A file-backed record has no inline content.
+        idx.put_object("b", "f", |_| Ok(record())).expect("file");
+        assert!(idx
+            .get_object_with_content("b", "f")
+            .expect("get")
+            .expect("some")
+            .1
+            .is_none());
+    }
+
+    #[test]
     fn listing_scales_to_100k_objects() {
         let dir = tempfile::tempdir().expect("tmp");
-        let idx = Index::open(&dir.path().join("i.redb")).expect("open");
+        let idx = Index::open(&dir.path().join("i.redb"), None).expect("open");
         idx.create_bucket("b", &BucketRecord { created_ms: 0 }).expect("bucket");
         let value = enc(&record()).expect("enc");
         let txn = idx.db.begin_write().expect("txn");

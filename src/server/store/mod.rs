@@ -1,10 +1,17 @@
 //! Durable storage of the local server: the redb [`index::Index`] of buckets, objects,
 //! uploads and parts, and the [`blobs::BlobStore`] of content files. A write lands as
-//! temp file → fsync → rename into `blobs/` → fsync dir → index commit, so a crash at any
-//! moment leaves either the old or the new object; orphans are removed at startup.
+//! temp file → fsync → rename into `blobs/` → index commit, answered once a durable commit
+//! (fsync of `blobs/`, then the redb commit; grouped, see [`group_commit`]) covers it, so a
+//! crash at any moment leaves either the old or the new object; orphans are removed at
+//! startup. Objects up to 64 KiB from PutObject keep their content in the index itself
+//! (written, replaced and dropped in the record's own transaction: no file, one fsync).
+//! Readers (GET, copies) pin the blobs they read: a blob dropped by the index while pinned
+//! is removed when its last reader is done, so a read never ends early.
 
 pub mod blobs;
+pub mod group_commit;
 pub mod index;
+pub mod md5_state;
 pub mod records;
 
 use crate::bos::types::is_valid_bucket_name;
@@ -12,10 +19,10 @@ use crate::server::error::{ApiError, ApiResult};
 use blobs::BlobStore;
 use index::Index;
 use records::{now_ms, BucketRecord};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex as StdMutex, RwLock};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// Number of stripes of the per-key locks.
@@ -30,6 +37,52 @@ pub struct Store {
     pub blobs: BlobStore,
     bucket_names: RwLock<BTreeSet<String>>,
     key_locks: Vec<Arc<Mutex<()>>>,
+    pins: Arc<StdMutex<Pins>>,
+}
+
+/// Blobs being read, and blobs whose removal waits until their last reader is done.
+#[derive(Debug, Default)]
+struct Pins {
+    readers: HashMap<String, usize>,
+    deferred: HashSet<String>,
+}
+
+/// Keeps blobs on disk while a reader streams them (a GET of an object that is replaced
+/// or deleted meanwhile still sends every byte). Dropping it lets deferred removals run.
+#[derive(Debug)]
+pub struct BlobPin {
+    ids: Vec<String>,
+    pins: Arc<StdMutex<Pins>>,
+    blobs: BlobStore,
+}
+
+impl Drop for BlobPin {
+    fn drop(&mut self) {
+        let mut free = Vec::new();
+        if let Ok(mut pins) = self.pins.lock() {
+            for id in &self.ids {
+                if let Some(n) = pins.readers.get_mut(id) {
+                    *n -= 1;
+                    if *n == 0 {
+                        pins.readers.remove(id);
+                        if pins.deferred.remove(id) {
+                            free.push(id.clone());
+                        }
+                    }
+                }
+            }
+        }
+        if free.is_empty() {
+            return;
+        }
+        let blobs = self.blobs.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn_blocking(move || blobs.remove(&free));
+            }
+            Err(_) => blobs.remove(&free),
+        }
+    }
 }
 
 impl Store {
@@ -38,7 +91,7 @@ impl Store {
         let store = tokio::task::spawn_blocking(move || -> ApiResult<Store> {
             std::fs::create_dir_all(&root)?;
             let blobs = BlobStore::open(&root)?;
-            let index = Index::open(&root.join("index.redb"))?;
+            let index = Index::open(&root.join("index.redb"), Some(blobs.dir().to_path_buf()))?;
             let referenced = index.referenced_blobs()?;
             let (temps, orphans) = blobs.cleanup(&referenced)?;
             if temps + orphans > 0 {
@@ -56,6 +109,7 @@ impl Store {
                 blobs,
                 bucket_names: RwLock::new(names),
                 key_locks: (0..KEY_LOCK_STRIPES).map(|_| Arc::new(Mutex::new(()))).collect(),
+                pins: Arc::default(),
             })
         })
         .await??;
@@ -97,13 +151,39 @@ impl Store {
         tokio::task::spawn_blocking(move || work(&me)).await?
     }
 
-    /// Remove blobs in the background (after the index no longer refers to them).
+    /// Remove blobs in the background (after the index no longer refers to them); blobs
+    /// pinned by readers go when the last of those readers is done.
     pub fn remove_blobs_later(self: &Arc<Self>, ids: Vec<String>) {
+        let ids: Vec<String> = match self.pins.lock() {
+            Ok(mut pins) => {
+                let (pinned, free): (Vec<String>, Vec<String>) =
+                    ids.into_iter().partition(|id| pins.readers.contains_key(id));
+                pins.deferred.extend(pinned);
+                free
+            }
+            Err(_) => ids,
+        };
         if ids.is_empty() {
             return;
         }
         let me = Arc::clone(self);
         tokio::task::spawn_blocking(move || me.blobs.remove(&ids));
+    }
+
+    /// Pin blobs for a reader. The caller must then check that the index still refers to
+    /// them (a removal decided before the pin is not held back).
+    pub fn pin<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> BlobPin {
+        let ids: Vec<String> = ids.into_iter().map(str::to_string).collect();
+        if let Ok(mut pins) = self.pins.lock() {
+            for id in &ids {
+                *pins.readers.entry(id.clone()).or_insert(0) += 1;
+            }
+        }
+        BlobPin {
+            ids,
+            pins: Arc::clone(&self.pins),
+            blobs: self.blobs.clone(),
+        }
     }
 
     /// Serialise writers of one key (appends write in place).

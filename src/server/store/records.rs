@@ -45,13 +45,17 @@ pub struct StoredMeta {
     pub user_meta: BTreeMap<String, String>,
 }
 
-/// A piece of an object's content: the first `len` bytes of a blob file.
+/// A piece of an object's content: the first `len` bytes of a blob file, or of a value of
+/// the index's inline table (small objects, written with their record in one commit).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {
-    /// Blob id (file name under `blobs/`).
+    /// Blob id (file name under `blobs/`, or key of the inline table).
     pub blob: String,
     /// Bytes of the blob that belong to the object.
     pub len: u64,
+    /// The content is in the index (inline table), not in a file.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inline: bool,
 }
 
 /// An object.
@@ -73,12 +77,33 @@ pub struct ObjectRecord {
     pub content_md5: Option<String>,
     /// CRC-32 (IEEE) of the whole content.
     pub crc32: u32,
+    /// Appendable objects: the serialized MD5 state of the whole content (base64), so an
+    /// append extends the whole-content MD5 with its own bytes only. Committed together
+    /// with `size`, so it always matches the committed length. Absent for Normal objects
+    /// and for appendable objects written before the state was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5_state: Option<String>,
 }
 
 impl ObjectRecord {
-    /// Blob ids this object uses.
+    /// Blob ids this object uses (files and inline values).
     pub fn blobs(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().map(|s| s.blob.as_str())
+    }
+
+    /// Ids of the blob files this object uses.
+    pub fn file_blobs(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter(|s| !s.inline).map(|s| s.blob.as_str())
+    }
+
+    /// Ids of the inline values this object uses.
+    pub fn inline_blobs(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter(|s| s.inline).map(|s| s.blob.as_str())
+    }
+
+    /// Whether the content lives in the index.
+    pub fn is_inline(&self) -> bool {
+        self.segments.iter().any(|s| s.inline)
     }
 }
 
