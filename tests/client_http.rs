@@ -669,3 +669,25 @@ async fn session_token_is_sent_and_signed() {
     assert!(listed.signed_headers.contains(&"x-bce-security-token".to_string()));
     assert!(!format!("{client:?}").contains(SK), "Debug hides the secret");
 }
+
+#[tokio::test]
+async fn parts_carry_a_crc32_of_their_bytes() {
+    let m = mock(|seen, _| ok_with_etag(seen)).await;
+    let client = m.client(fast_retry());
+    let body = Bytes::from(vec![7u8; 100_000]);
+    let etag = client
+        .upload_part("bkt", "big", "upload-1", 3, body.clone())
+        .await
+        .expect("part");
+    assert_eq!(etag, auth::hex_lower(&Md5::digest(&body)));
+    let seen = m.seen();
+    assert_eq!(seen.len(), 1);
+    let s = &seen[0];
+    assert!(s.signature_ok);
+    assert_eq!(
+        s.header("x-bce-content-crc32"),
+        Some(crc32fast::hash(&body).to_string().as_str())
+    );
+    let listed = auth::parse_authorization(s.header("authorization").expect("auth")).expect("parse");
+    assert!(listed.signed_headers.contains(&"x-bce-content-crc32".to_string()));
+}

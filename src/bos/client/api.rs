@@ -277,7 +277,7 @@ impl BosApi for BosClient {
         let call = Call::new(Operation::UploadPart, Method::PUT, Some(bucket), Some(key))
             .query("partNumber", part_number.to_string())
             .query("uploadId", upload_id)
-            .body_with_md5(body);
+            .body_with_crc32(body);
         let answer = self.send(&call).await?;
         etag_header("UploadPart", &answer)
     }

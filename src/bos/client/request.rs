@@ -81,6 +81,16 @@ impl<'a> Call<'a> {
         call
     }
 
+    /// Set the body and its `x-bce-content-crc32` (decimal IEEE CRC-32). Used for parts:
+    /// the server still checks every byte, and CRC-32 costs a fraction of MD5's CPU time,
+    /// which bounds a mount's streaming write speed on small machines.
+    pub fn body_with_crc32(self, body: Bytes) -> Self {
+        let crc = crc32fast::hash(&body);
+        let mut call = self.header("x-bce-content-crc32", crc.to_string());
+        call.body = body;
+        call
+    }
+
     /// Set a JSON body.
     pub fn json_body(self, body: Vec<u8>) -> Self {
         let mut call = self.header("content-type", "application/json; charset=utf-8");
