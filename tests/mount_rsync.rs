@@ -154,7 +154,11 @@ fn set_attrs(path: &Path, spec: &Spec) {
 
 /// A time in 2020 with a non-zero nanosecond part (rsync compares nanoseconds).
 fn past_time(i: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::new(1_577_836_800 + i * 3_607, (i as u32 * 1_234_567 + 891) % 1_000_000_000)
+    UNIX_EPOCH
+        + Duration::new(
+            1_577_836_800 + i * 3_607,
+            ((i * 1_234_567 + 891) % 1_000_000_000) as u32,
+        )
 }
 
 /// 500 files in nested directories: mostly small, a few of 1–3 MiB, several modes, a few
@@ -465,6 +469,12 @@ fn rsync_over_an_existing_target_transfers_exactly_the_changed_files() {
     server.reset_stats();
     let out = sh_ok(Path::new("/"), &rsync, &mount);
     print_requests("rsync of 4 changed/added files", &server.stats(), 4, "file");
+    let itemized: Vec<&str> = out.lines().filter(|l| l.starts_with(['>', '.', 'c'])).collect();
+    println!(
+        "[rsync] itemized changes of the second run ({}):\n{}",
+        itemized.len(),
+        itemized.join("\n")
+    );
     let transferred: BTreeSet<String> = out
         .lines()
         .filter(|l| l.starts_with(">f"))
