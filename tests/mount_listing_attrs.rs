@@ -9,7 +9,7 @@ mod mountutil;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use bosmount::bos::{BosApi, PutOptions};
+use bosmount::bos::PutOptions;
 use bosmount::fs::attr_index::{index_key, IndexBody, IndexEntry};
 use futures_util::stream::{self, StreamExt};
 use mountutil::{sh, Mount, ServerOptions, TestServer, BUCKET};
@@ -152,7 +152,9 @@ fn ls_l_of_2500_entries_with_20ms_latency_listing_index_and_heads() {
     put_index(&server, "verified", &IndexBody::default());
     let verified = ls_l(&server, "verified", "-rw-------");
     report("2500 objects with modes, HEAD per entry", verified);
-    assert_eq!((verified.1, verified.2, verified.4), (3, FILES as u64, FILES));
+    // (+1 LIST and HEAD when the kernel revalidates the directory itself meanwhile)
+    assert!(verified.1 <= 4 && (FILES as u64..=FILES as u64 + 1).contains(&verified.2));
+    assert_eq!(verified.4, FILES, "every mode shown");
     assert!(
         verified.0 < 20.0,
         "2500 HEADs at 20 ms each must overlap (one after another would take 50 s): {:.2} s",

@@ -265,6 +265,10 @@ impl BosFs {
             && state.marker.is_none()
             && page.contents.last().is_some_and(|e| e.key < key)
             && page.common_prefixes.last().is_none_or(|p| *p < key);
+        if state.marker.is_none() && !ends_before {
+            // The first page covers the index's place: it tells whether there is one.
+            self.indexes.note_listed(&handle.key, found.map(|e| e.etag.as_str()));
+        }
         let body = match found {
             Some(entry) => match self.indexes.cached(&handle.key, &entry.etag) {
                 Some(body) => Some(body),

@@ -41,8 +41,11 @@ impl BosFs {
         let key = child_key(&parent_node.key, name, NodeKind::File);
         names::check_new_key(&key)?;
         names::check_not_reserved(name)?;
+        // A mode equal to the mount's default is not stored: a plain file needs no user
+        // metadata (and so no attribute index, see `attr_index`).
+        let mode = (mode & 0o7777) as u16;
         let perms = Perms {
-            mode: Some((mode & 0o7777) as u16),
+            mode: (mode != self.config.defaults.file_mode).then_some(mode),
             ..Perms::default()
         };
         let options = self.put_options(&key, None, &perms);

@@ -1,7 +1,8 @@
 //! Changes to names and attributes: mkdir, rmdir, unlink and setattr.
 //!
 //! mkdir puts an empty "dir/" marker; rmdir refuses with ENOTEMPTY while any other key is
-//! under "dir/" and deletes the marker; unlink deletes the object. Each updates the
+//! under "dir/" and deletes the marker and the directory's attribute index (else the index
+//! alone would keep the directory implied); unlink deletes the object. Each updates the
 //! metadata cache and inode table at once, so our own view never waits for the TTL.
 
 use std::ffi::OsStr;
@@ -71,6 +72,8 @@ impl BosFs {
         let name = names::component(name)?;
         let parent_node = self.dir_node(parent)?;
         let key = child_key(&parent_node.key, name, NodeKind::Directory);
+        // Nothing waiting may write the index back after it is deleted below.
+        self.indexes.discard_tree(&key).await;
         let page = self
             .api
             .list_objects(

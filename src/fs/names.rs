@@ -81,6 +81,19 @@ pub fn listing_name_ok(name: &str, key: &str) -> bool {
     false
 }
 
+/// Name of the per-directory attribute index object the mount keeps (see
+/// [`crate::fs::attr_index`]): hidden from listings, refused as a file name.
+pub const ATTR_INDEX_NAME: &str = ".bosmount-attrs.json";
+
+/// Refuse names the mount keeps for itself.
+pub fn check_not_reserved(name: &str) -> FsResult<()> {
+    if name == ATTR_INDEX_NAME {
+        log::warn!("refusing {name:?}: the mount keeps this name for its attribute index");
+        return Err(FsError::InvalidName(format!("{name} is reserved by bosmount")));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,17 +125,4 @@ mod tests {
         assert!(!listing_name_ok("..", "p/../"));
         assert!(!listing_name_ok(&"y".repeat(256), "long"));
     }
-}
-
-/// Name of the per-directory attribute index object the mount keeps (see
-/// [`crate::fs::attr_index`]): hidden from listings, refused as a file name.
-pub const ATTR_INDEX_NAME: &str = ".bosmount-attrs.json";
-
-/// Refuse names the mount keeps for itself.
-pub fn check_not_reserved(name: &str) -> FsResult<()> {
-    if name == ATTR_INDEX_NAME {
-        log::warn!("refusing {name:?}: the mount keeps this name for its attribute index");
-        return Err(FsError::InvalidName(format!("{name} is reserved by bosmount")));
-    }
-    Ok(())
 }

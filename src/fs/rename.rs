@@ -90,7 +90,12 @@ impl BosFs {
                 if target.is_some() && !self.dir_is_empty(&to_dir_key).await? {
                     return Err(FsError::NotEmpty);
                 }
-                self.rename_tree(&from_dir_key, &to_dir_key).await?;
+                // The index moves with the other keys: write what waits for it first.
+                self.indexes.flush_tree(&from_dir_key).await;
+                self.indexes.discard_tree(&to_dir_key).await;
+                let moved = self.rename_tree(&from_dir_key, &to_dir_key).await;
+                self.indexes.discard_tree(&from_dir_key).await;
+                moved?;
             }
         }
         {
