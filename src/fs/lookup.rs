@@ -3,15 +3,19 @@
 //! "What is at path P?" is answered by a HeadObject of `P` and a ListObjects of prefix
 //! `P/` with maxKeys 1, sent together: any key under `P/` makes P a directory (it wins
 //! over an object named P), otherwise the HEAD decides between a file and nothing. Both
-//! outcomes, including "nothing", are cached for the metadata TTL.
+//! outcomes, including "nothing", are cached for the metadata TTL. A name missing from a
+//! directory listed in full or created by us within the TTL costs no request at all
+//! (see [`crate::fs::meta_cache`]).
 
 use std::ffi::OsStr;
 
-use crate::bos::{ListRequest, ObjectMeta};
+use std::collections::HashSet;
+
+use crate::bos::{ListRequest, ObjectMeta, MAX_LIST_KEYS};
 use crate::fs::attr::{NodeKind, ObjectAttr};
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::inode::{child_key, InodeNo};
-use crate::fs::meta_cache::Cached;
+use crate::fs::meta_cache::{parent_path, Cached};
 use crate::fs::{names, path_of, BosFs, FsAttr};
 
 impl BosFs {
@@ -71,10 +75,21 @@ impl BosFs {
 
     /// What is at `path` (a key without trailing '/'): cache, else HEAD + one-key LIST together.
     pub(crate) async fn stat_path(&self, path: &str) -> FsResult<ObjectAttr> {
-        match self.cache().get(path) {
-            Some(Cached::Found(attr)) => return Ok(attr),
-            Some(Cached::Missing) => return Err(FsError::NotFound),
-            None => {}
+        {
+            let mut cache = self.cache();
+            match cache.get(path) {
+                Some(Cached::Found(attr)) => return Ok(attr),
+                Some(Cached::Missing) => return Err(FsError::NotFound),
+                None if cache.known_missing(path) => {
+                    // A directory we listed in full (or made) within the TTL has no such name.
+                    cache.put_missing(path);
+                    return Err(FsError::NotFound);
+                }
+                None => {}
+            }
+        }
+        if self.missing_after_refresh(path).await? {
+            return Err(FsError::NotFound);
         }
         let bucket = &self.config.bucket;
         let request = ListRequest {
@@ -111,6 +126,57 @@ impl BosFs {
         };
         self.cache().put_found(path, attr.clone());
         Ok(attr)
+    }
+
+    /// For a lookup in a small directory listed a moment ago: list it again (one request)
+    /// and answer "missing" from that when the name is not there. `false`: not answered.
+    async fn missing_after_refresh(&self, path: &str) -> FsResult<bool> {
+        let dir = parent_path(path);
+        if !self.cache().refreshable(dir) {
+            return Ok(false);
+        }
+        let dir_key = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        let request = ListRequest {
+            prefix: dir_key.clone(),
+            delimiter: Some("/".to_string()),
+            max_keys: Some(MAX_LIST_KEYS),
+            ..ListRequest::default()
+        };
+        let started = std::time::Instant::now();
+        let page = self.api.list_objects(&self.config.bucket, &request).await?;
+        let mut cache = self.cache();
+        if page.is_truncated {
+            cache.not_small(dir);
+            return Ok(false);
+        }
+        let index = crate::fs::attr_index::index_key(&dir_key);
+        self.indexes.note_listed(
+            &dir_key,
+            page.contents.iter().find(|e| e.key == index).map(|e| e.etag.as_str()),
+        );
+        let names: HashSet<String> = page
+            .contents
+            .iter()
+            .filter_map(|e| e.key.strip_prefix(dir_key.as_str()))
+            .chain(
+                page.common_prefixes
+                    .iter()
+                    .filter_map(|p| p.strip_prefix(dir_key.as_str()))
+                    .map(|p| p.trim_end_matches('/')),
+            )
+            .filter(|n| !n.is_empty() && *n != names::ATTR_INDEX_NAME)
+            .map(str::to_string)
+            .collect();
+        cache.mark_listed(dir, started, names);
+        if cache.known_missing(path) {
+            cache.put_missing(path);
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// Attributes of the file at `key`: cache, else HEAD.

@@ -62,7 +62,12 @@ impl BosFs {
         meta.last_modified = SystemTime::now();
         meta.user_meta = user_meta;
         let attr = ObjectAttr::directory_from_meta(meta);
-        self.cache().put_found(path_of(&key), attr.clone());
+        {
+            let mut cache = self.cache();
+            cache.put_found(path_of(&key), attr.clone());
+            // Its lookup just missed: the new directory is empty.
+            cache.mark_complete(path_of(&key), std::time::Instant::now(), true);
+        }
         self.remember_entry(parent, name, &attr)
     }
 
@@ -111,7 +116,12 @@ impl BosFs {
         let name = names::component(name)?;
         let parent_node = self.dir_node(parent)?;
         let key = child_key(&parent_node.key, name, NodeKind::File);
-        let being_written = self.inodes().child(parent, name).is_some_and(|n| n.local.is_some());
+        let existing = self.inodes().child(parent, name);
+        let being_written = existing.as_ref().is_some_and(|n| n.local.is_some());
+        if let Some(node) = &existing {
+            // Attribute changes waiting for a file being removed are moot.
+            self.take_deferred(node.ino);
+        }
         match self.api.delete_object(&self.config.bucket, &key).await {
             Ok(()) => {}
             Err(e) if e.is_not_found() && being_written => {}
