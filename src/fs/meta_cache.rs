@@ -57,6 +57,8 @@ pub struct MetaCache {
     complete: HashMap<String, Complete>,
     /// Bumped whenever a fresh entry is evicted for room.
     evictions: u64,
+    /// Directory path → (first, count) of recent lookups that missed the cache there.
+    misses: HashMap<String, (Instant, u32)>,
 }
 
 /// The directory path of `path` ("" for a top-level name).
@@ -73,6 +75,7 @@ impl MetaCache {
             ttl,
             complete: HashMap::new(),
             evictions: 0,
+            misses: HashMap::new(),
         }
     }
 
@@ -153,9 +156,34 @@ impl MetaCache {
             .is_some_and(|m| m.small && m.expires <= now && now < m.expires + REFRESH_WINDOW)
     }
 
-    /// `dir` is no longer known to be small.
+    /// `dir` is no longer known to be small (for [`REFRESH_WINDOW`], nothing lists it for
+    /// a lookup).
     pub fn not_small(&mut self, dir: &str) {
         self.complete.remove(dir);
+        self.misses
+            .insert(dir.to_string(), (Instant::now() + REFRESH_WINDOW, u32::MAX));
+    }
+
+    /// A lookup in `dir` missed the cache: whether it is the second within the TTL, so
+    /// listing the directory (one page) is likely cheaper than a HEAD and a LIST per name.
+    pub fn lookup_missed(&mut self, dir: &str) -> bool {
+        let now = Instant::now();
+        if self.misses.len() >= 4096 {
+            let ttl = self.ttl;
+            self.misses.retain(|_, (first, _)| *first + ttl > now || *first > now);
+        }
+        let entry = self.misses.entry(dir.to_string()).or_insert((now, 0));
+        if entry.1 == u32::MAX {
+            if entry.0 > now {
+                return false; // known to be large
+            }
+            *entry = (now, 0);
+        }
+        if entry.0 + self.ttl <= now {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 == 2
     }
 
     /// Forget `prefix` itself and every path below it (`prefix` without the trailing '/');
@@ -256,6 +284,20 @@ mod tests {
         assert!(c.refreshable("d"));
         c.not_small("d");
         assert!(!c.refreshable("d"));
+    }
+
+    #[test]
+    fn the_second_lookup_miss_in_a_directory_asks_for_a_listing() {
+        let mut c = MetaCache::new(10, Duration::from_secs(60));
+        assert!(!c.lookup_missed("d"));
+        assert!(c.lookup_missed("d"), "second miss");
+        assert!(!c.lookup_missed("d"), "only once per TTL");
+        assert!(!c.lookup_missed("e"));
+        c.not_small("e");
+        assert!(
+            !c.lookup_missed("e") && !c.lookup_missed("e"),
+            "large: never listed for a lookup"
+        );
     }
 
     #[test]

@@ -57,7 +57,9 @@ impl BosFs {
         self.commit_open_writer(parent, name).await?;
         let _no_deferred_store = self.deferred_io.read().await;
         let source = self.stat_path(&from).await?;
-        let target = match self.stat_path(&to).await {
+        // What a listing merely lacks is not trusted here: renaming onto a name someone just
+        // made must see it (ENOTEMPTY, EISDIR), not merge into it.
+        let target = match self.stat_path_trusting(&to, false).await {
             Ok(attr) => Some(attr),
             Err(FsError::NotFound) => None,
             Err(e) => return Err(e),
