@@ -44,7 +44,8 @@ units = int(sys.argv[1])
 d = json.load(sys.stdin)["requests"]
 total = sum(d.values())
 lst, head = d.get("ListObjects", 0), d.get("GetObjectMeta", 0)
-print(f"LIST={lst} ({lst/units:.4f}/entry) HEAD={head} ({head/units:.4f}/entry) total={total}")' "$1"
+others = " ".join(f"{k}={v}" for k, v in sorted(d.items()) if v and k not in ("ListObjects", "GetObjectMeta"))
+print(f"LIST={lst} ({lst/units:.4f}/entry) HEAD={head} ({head/units:.4f}/entry) total={total} {others}")' "$1"
 }
 secs() { python3 -c "import time; print(time.time())"; }
 elapsed() { python3 -c "print(f'{$2-$1:.2f}')"; }

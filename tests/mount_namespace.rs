@@ -52,6 +52,80 @@ fn ls_l_of_2500_objects_costs_3_lists_and_no_head() {
     let stats = server.stats();
     assert_eq!(stats.count("ListObjects"), 3, "{stats:?}");
     assert_eq!(stats.count("GetObjectMeta"), 0, "{stats:?}");
+    assert_eq!(
+        stats.count("GetObject"),
+        0,
+        "the listing shows there is no index: {stats:?}"
+    );
+}
+
+/// Keys of the bucket under `prefix`.
+fn keys_under(server: &TestServer, prefix: &str) -> Vec<String> {
+    server.keys().into_iter().filter(|k| k.starts_with(prefix)).collect()
+}
+
+const INDEX: &str = ".bosmount-attrs.json";
+
+#[test]
+fn the_attribute_index_never_shows_leaks_or_brings_a_directory_back() {
+    let server = TestServer::start(ServerOptions::default());
+    let mount = Mount::start(server.endpoint(), &[]);
+    // A file with a stored mode gives its directory an index (written within about a second).
+    let (code, err) = sh(
+        mount.path(),
+        "mkdir d e && echo x > d/f && chmod 600 d/f && echo y > e/g && chmod 640 e/g && echo z > e/plain",
+    );
+    assert_eq!(code, 0, "{err}");
+    mountutil::wait_until("d's index", Duration::from_secs(10), || {
+        keys_under(&server, "d/").contains(&format!("d/{INDEX}"))
+            && keys_under(&server, "e/").contains(&format!("e/{INDEX}"))
+    });
+    let (code, out) = sh(mount.path(), "(ls -a d e && find .) 1>&2");
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains(INDEX), "never shown: {out}");
+    assert!(
+        std::fs::metadata(mount.join(&format!("d/{INDEX}"))).is_err(),
+        "not a name"
+    );
+
+    // Unlinking the last file and removing the directory at once: the index goes too, and
+    // nothing written later brings it back.
+    let (code, err) = sh(mount.path(), "rm d/f && rmdir d");
+    assert_eq!(code, 0, "{err}");
+    // Renaming a directory moves its index; a change still waiting moves with it.
+    let (code, err) = sh(mount.path(), "chmod 604 e/plain && mv e moved");
+    assert_eq!(code, 0, "{err}");
+    mount.unmount();
+    assert_eq!(keys_under(&server, "d/"), Vec::<String>::new(), "rmdir left nothing");
+    assert_eq!(keys_under(&server, "e/"), Vec::<String>::new(), "rename left nothing");
+    let moved = keys_under(&server, "moved/");
+    assert!(moved.contains(&format!("moved/{INDEX}")), "{moved:?}");
+
+    let fresh = Mount::start(server.endpoint(), &[]);
+    assert!(!fresh.join("d").exists(), "d stays removed");
+    assert!(fresh.join("moved").is_dir());
+    server.reset_stats();
+    let (code, out) = sh(fresh.path(), "ls -l moved 1>&2");
+    assert_eq!(code, 0, "{out}");
+    let stats = server.stats();
+    let mode_of = |name: &str| {
+        out.lines()
+            .find(|l| l.ends_with(&format!(" {name}")))
+            .and_then(|l| l.split_whitespace().next())
+            .map(str::to_string)
+    };
+    assert_eq!(mode_of("g").as_deref(), Some("-rw-r-----"), "{out}");
+    assert_eq!(mode_of("plain").as_deref(), Some("-rw----r--"), "{out}");
+    assert_eq!(
+        stats.count("GetObjectMeta"),
+        0,
+        "the moved index vouches for both: {stats:?}"
+    );
+    // An empty directory whose only keys are its marker and its index can be removed.
+    let (code, err) = sh(fresh.path(), "rm moved/g moved/plain && rmdir moved");
+    assert_eq!(code, 0, "{err}");
+    fresh.unmount();
+    assert_eq!(keys_under(&server, "moved/"), Vec::<String>::new());
 }
 
 #[test]

@@ -484,15 +484,21 @@ fn rsync_over_an_existing_target_transfers_exactly_the_changed_files() {
     want.insert(added.to_string());
     assert_eq!(transferred, want, "files rsync transferred (itemized):\n{out}");
     assert_eq!(regular_files_transferred(&out), 4, "{out}");
-    assert_same_tree(&src, &mount.join("dst"), STRICT, "after the second rsync");
+    // Compare on the same mount and after a remount, and report both: which of the two
+    // is wrong tells a stale view from lost metadata.
+    let on_mount = compare_trees(&src, &mount.join("dst"), STRICT);
     mount.unmount();
-
     let fresh = Mount::start(server.endpoint(), &[]);
-    assert_same_tree(
-        &src,
-        &fresh.join("dst"),
-        STRICT,
-        "after the second rsync, through a fresh mount",
+    let after_remount = compare_trees(&src, &fresh.join("dst"), STRICT);
+    let show = |p: &[String]| p[..p.len().min(15)].join("\n");
+    assert!(
+        on_mount.is_empty() && after_remount.is_empty(),
+        "after the second rsync: {} difference(s) on the same mount, {} after a remount\n\
+         same mount:\n{}\nafter a remount:\n{}",
+        on_mount.len(),
+        after_remount.len(),
+        show(&on_mount),
+        show(&after_remount)
     );
     assert_diff_clean(&src, &fresh.join("dst"));
 }

@@ -1,29 +1,44 @@
 //! The per-directory attribute index: how `ls -l` and rsync learn the attributes stored in
 //! user metadata without a HEAD per entry.
 //!
-//! ListObjects returns key, size, ETag and Last-Modified, never user metadata. So the mount
-//! keeps, in every directory it writes to, one JSON object `<dir>/.bosmount-attrs.json`
-//! (hidden from listings, refused as a file name) mapping each name it wrote to the ETag of
-//! that version and the object's user metadata, type and content type.
+//! ListObjects returns key, size, ETag and Last-Modified, never user metadata. So a
+//! directory whose files carry user metadata (mode, owner, times, extended attributes,
+//! symlink targets) gets one JSON object `<dir>/.bosmount-attrs.json` (hidden from
+//! listings, refused as a file name) mapping names to the ETag of the version described and
+//! that object's user metadata, type and content type.
+//!
+//! When a directory gets one: only when it carries information the listing cannot give.
+//! A change that stores user metadata is a *strong* change: it makes the index be written
+//! (created if needed). A plain file (no user metadata) or a removal is a *weak* change: it
+//! is written only into an index that exists already (so listing those files needs no HEAD
+//! there either), or along with a strong change; a directory where nothing has metadata
+//! never gets an index, so 200 plain files cost 200 PutObject and nothing else. Whether a
+//! directory has an index is learned from its listings (the index sorts among the names),
+//! from reading or writing it; while unknown, weak changes wait in memory (at most
+//! [`MAX_WEAK_PENDING`] per directory) for a strong one.
 //!
 //! Reading (readdir): a listing page that contains the index (or, for the rare directory
 //! whose first page ends before the index's name, a direct GET) makes the mount read it —
 //! or reuse its own copy when the listed ETag is the one it last wrote or read. An entry
 //! whose listed ETag matches its index entry gets its attributes from there; any other file
 //! in that directory is verified with a HEAD, many in flight at once
-//! ([`HEAD_CONCURRENCY`]), never one after another. A directory without an index (objects
-//! put by other tools) costs no HEAD at all: its files show the mount's defaults and their
-//! Last-Modified, as before. The index is only a cache: a stale or lost entry costs a HEAD,
-//! never a wrong answer, because the ETag must match.
+//! ([`HEAD_CONCURRENCY`]), never one after another. A directory without an index costs no
+//! HEAD at all: its files show the mount's defaults and their Last-Modified. The index is
+//! only a cache: a stale or lost entry costs a HEAD, never a wrong answer, because the ETag
+//! must match (an entry left behind by an unlink is harmless: no listed name refers to it).
 //!
-//! Writing: every upload, metadata change, symlink, rename and unlink of ours records the
-//! change in memory; a background task applies the changes of a directory at most
-//! [`FLUSH_DELAY`] later with one PutObject conditioned on the index's ETag (If-Match, or
+//! Writing: a background task applies a directory's changes at most [`FLUSH_DELAY`] after
+//! the first strong one with one PutObject conditioned on the index's ETag (If-Match, or
 //! If-None-Match: * when creating it), re-reading and merging when another mount wrote it
 //! meanwhile. Unmount and SIGTERM flush what waits ([`AttrIndexes::flush_all`]). If the
 //! mount dies within that delay, entries of the last second are missing from the index:
 //! those files cost a HEAD when listed — or, in a directory that has no index yet, show
-//! defaults until the mount next writes there.
+//! defaults until the mount next writes metadata there.
+//!
+//! Directories never leak or come back through their index: rmdir deletes it with the
+//! marker after [`AttrIndexes::discard_tree`] dropped what waited (and waited for a write in
+//! flight); a directory rename flushes what waits ([`AttrIndexes::flush_tree`]), copies the
+//! index with the other keys (ETags survive CopyObject) and forgets both trees' state.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -44,6 +59,10 @@ pub const HEAD_CONCURRENCY: usize = 48;
 
 /// Attempts to write one directory's index when other mounts keep changing it.
 const WRITE_ATTEMPTS: u32 = 6;
+
+/// Weak changes (plain files, removals) kept per directory while it is unknown whether the
+/// directory has an index; beyond this they are dropped (costing a HEAD when listed later).
+pub const MAX_WEAK_PENDING: usize = 4096;
 
 /// What the index stores about one name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +127,17 @@ struct DirState {
     known: Option<(String, Arc<IndexBody>)>,
     /// A flush task is scheduled.
     scheduled: bool,
+    /// Whether the directory has an index: `None` while unknown.
+    exists: Option<bool>,
+    /// A pending change stores user metadata: the index must be written.
+    strong: bool,
+}
+
+impl DirState {
+    /// Whether the waiting changes are worth a write now.
+    fn must_write(&self) -> bool {
+        !self.pending.is_empty() && (self.strong || self.exists == Some(true))
+    }
 }
 
 #[derive(Debug)]
@@ -158,16 +188,17 @@ impl AttrIndexes {
     /// The file at `key` is now described by `attr` (ignored without full metadata).
     pub fn note(&self, key: &str, attr: &ObjectAttr) {
         if let Some(meta) = &attr.meta {
-            self.change(key, Some(IndexEntry::of(meta)));
+            let strong = !meta.user_meta.is_empty();
+            self.change(key, Some(IndexEntry::of(meta)), strong);
         }
     }
 
     /// The file at `key` is gone.
     pub fn forget(&self, key: &str) {
-        self.change(key, None);
+        self.change(key, None, false);
     }
 
-    fn change(&self, key: &str, entry: Option<IndexEntry>) {
+    fn change(&self, key: &str, entry: Option<IndexEntry>, strong: bool) {
         let (dir, name) = split_key(key);
         if name.is_empty() || name == ATTR_INDEX_NAME {
             return;
@@ -175,8 +206,18 @@ impl AttrIndexes {
         let schedule = {
             let mut dirs = self.dirs();
             let state = dirs.entry(dir.to_string()).or_default();
+            if !strong && !state.strong && state.exists != Some(true) {
+                // Weak: kept for a later strong change, within bounds; never written alone.
+                if state.exists == Some(false) && state.pending.is_empty() && entry.is_none() {
+                    return;
+                }
+                if state.pending.len() >= MAX_WEAK_PENDING && !state.pending.contains_key(name) {
+                    return;
+                }
+            }
             state.pending.insert(name.to_string(), entry);
-            !std::mem::replace(&mut state.scheduled, true)
+            state.strong |= strong;
+            state.must_write() && !std::mem::replace(&mut state.scheduled, true)
         };
         if schedule {
             let me = self.clone();
@@ -188,6 +229,38 @@ impl AttrIndexes {
                 });
             }
         }
+    }
+
+    /// A listing of `dir_key` showed whether its index exists (`etag` when it does).
+    pub fn note_listed(&self, dir_key: &str, etag: Option<&str>) {
+        let mut dirs = self.dirs();
+        let state = dirs.entry(dir_key.to_string()).or_default();
+        state.exists = Some(etag.is_some());
+        if let (Some(etag), Some((known, _))) = (etag, &state.known) {
+            if !crate::fs::write::existing::same_etag(known, etag) {
+                state.known = None;
+            }
+        }
+        if etag.is_none() {
+            state.known = None;
+        }
+    }
+
+    /// Drop everything known or waiting for `dir_key` and every directory below it, after
+    /// any index write in flight is done (rmdir: nothing may bring the index back).
+    pub async fn discard_tree(&self, dir_key: &str) {
+        let _writing = self.shared.writing.lock().await;
+        self.dirs().retain(|d, _| !d.starts_with(dir_key));
+    }
+
+    /// Write now what waits for `dir_key` and the directories below it, then forget their
+    /// state (directory rename: the index is copied with the other keys).
+    pub async fn flush_tree(&self, dir_key: &str) {
+        let dirs: Vec<String> = self.dirs().keys().filter(|d| d.starts_with(dir_key)).cloned().collect();
+        for dir in dirs {
+            self.flush_dir(&dir).await;
+        }
+        self.discard_tree(dir_key).await;
     }
 
     /// What this mount knows of `dir_key`'s index when its ETag is `etag`: our own copy
@@ -224,9 +297,16 @@ impl AttrIndexes {
                 let mut dirs = self.dirs();
                 let state = dirs.entry(dir_key.to_string()).or_default();
                 state.known = Some((got.meta.etag.clone(), Arc::new(body.clone())));
+                state.exists = Some(true);
                 Ok(Some(body))
             }
-            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) if e.is_not_found() => {
+                let mut dirs = self.dirs();
+                let state = dirs.entry(dir_key.to_string()).or_default();
+                state.known = None;
+                state.exists = Some(false);
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
@@ -236,7 +316,7 @@ impl AttrIndexes {
         let dirs: Vec<String> = self
             .dirs()
             .iter()
-            .filter(|(_, s)| !s.pending.is_empty())
+            .filter(|(_, s)| s.must_write())
             .map(|(d, _)| d.clone())
             .collect();
         for dir in dirs {
@@ -248,17 +328,19 @@ impl AttrIndexes {
     /// conditioned on the version read; again from a fresh read when someone else wrote it.
     async fn flush_dir(&self, dir: &str) {
         let _writing = self.shared.writing.lock().await;
-        let (pending, known) = {
+        let pending = {
             let mut dirs = self.dirs();
             let Some(state) = dirs.get_mut(dir) else {
                 return;
             };
             state.scheduled = false;
-            (std::mem::take(&mut state.pending), state.known.clone())
+            if !state.must_write() {
+                return;
+            }
+            let strong = std::mem::take(&mut state.strong);
+            (std::mem::take(&mut state.pending), strong, state.known.clone())
         };
-        if pending.is_empty() {
-            return;
-        }
+        let (pending, strong, known) = pending;
         let key = index_key(dir);
         let mut base = known;
         for attempt in 0..WRITE_ATTEMPTS {
@@ -269,6 +351,7 @@ impl AttrIndexes {
                         let etag = self.dirs().get(dir).and_then(|s| s.known.as_ref().map(|k| k.0.clone()));
                         (etag, body)
                     }
+                    Ok(None) if !strong => return, // no index, and nothing that needs one
                     Ok(None) => (None, IndexBody::default()),
                     Err(e) => {
                         log::warn!("cannot read the attribute index {key:?}: {e}");
@@ -301,6 +384,7 @@ impl AttrIndexes {
                     let mut dirs = self.dirs();
                     let state = dirs.entry(dir.to_string()).or_default();
                     state.known = Some((put.etag, Arc::new(body)));
+                    state.exists = Some(true);
                     return;
                 }
                 Err(e)
@@ -319,6 +403,7 @@ impl AttrIndexes {
         let mut dirs = self.dirs();
         let state = dirs.entry(dir.to_string()).or_default();
         state.known = None;
+        state.strong |= strong;
         for (name, entry) in pending {
             state.pending.entry(name).or_insert(entry);
         }

@@ -5,6 +5,8 @@
 //! resume at any offset inside the current page; asking for an offset before it restarts
 //! the listing (rewinddir). Each page's sizes and times go into the metadata cache, and
 //! readdirplus hands them to the kernel, so `ls -l` costs ceil(N/1000) LISTs and no HEAD.
+//! A listing read to its end marks the directory complete in the metadata cache, so
+//! lookups of names it lacks need no request within the TTL.
 //!
 //! A key and a prefix with the same name ("a" and "a/...") show once, as the directory.
 //! Keys sort "a" < "a-b" < "a/", so the two may land on different pages: a file whose
@@ -64,6 +66,8 @@ struct DirState {
     deferred: Vec<ListEntry>,
     /// The directory's attribute index, once found (see `attr_index`).
     index: Option<Arc<IndexBody>>,
+    /// When the first page of this listing was asked for.
+    started: Option<std::time::Instant>,
 }
 
 impl DirState {
@@ -214,6 +218,9 @@ impl BosFs {
             marker: state.marker.clone(),
             max_keys: Some(MAX_LIST_KEYS),
         };
+        if state.marker.is_none() {
+            state.started = Some(std::time::Instant::now());
+        }
         let page = self.api.list_objects(&self.config.bucket, &request).await?;
         let next_marker = page.next_marker.clone().or_else(|| {
             let last_key = page.contents.last().map(|e| e.key.clone());
@@ -242,6 +249,10 @@ impl BosFs {
                     cache.put_found(path_of(&format!("{}{name}", handle.key)), attr.clone());
                 }
             }
+            if let (false, Some(started)) = (page.is_truncated, state.started) {
+                // Listed to the end: every name is in the cache (see `meta_cache`).
+                cache.mark_complete(path_of(&handle.key), started, state.marker.is_none());
+            }
         }
         state.base += state.entries.len() as u64;
         state.entries = entries;
@@ -265,6 +276,10 @@ impl BosFs {
             && state.marker.is_none()
             && page.contents.last().is_some_and(|e| e.key < key)
             && page.common_prefixes.last().is_none_or(|p| *p < key);
+        if state.marker.is_none() && !ends_before {
+            // The first page covers the index's place: it tells whether there is one.
+            self.indexes.note_listed(&handle.key, found.map(|e| e.etag.as_str()));
+        }
         let body = match found {
             Some(entry) => match self.indexes.cached(&handle.key, &entry.etag) {
                 Some(body) => Some(body),

@@ -41,8 +41,11 @@ impl BosFs {
         let key = child_key(&parent_node.key, name, NodeKind::File);
         names::check_new_key(&key)?;
         names::check_not_reserved(name)?;
+        // A mode equal to the mount's default is not stored: a plain file needs no user
+        // metadata (and so no attribute index, see `attr_index`).
+        let mode = (mode & 0o7777) as u16;
         let perms = Perms {
-            mode: Some((mode & 0o7777) as u16),
+            mode: (mode != self.config.defaults.file_mode).then_some(mode),
             ..Perms::default()
         };
         let options = self.put_options(&key, None, &perms);
@@ -52,8 +55,9 @@ impl BosFs {
         } else {
             FileWriter::create(api, bucket, key.clone(), options, config)
         };
-        self.cache().invalidate(&key);
         let attr = ObjectAttr::file(0, SystemTime::now(), None);
+        // Replaces what was cached (keeps a complete directory complete: the name is held).
+        self.cache().put_found(&key, attr.clone());
         let entry = self.remember_entry(parent, name, &attr)?;
         self.inodes().update(entry.ino, |n| n.perms = perms);
         let fh = self.open_writer(entry.ino, key, writer);
@@ -175,6 +179,10 @@ impl BosFs {
                 .await
                 .inspect_err(|e| log::warn!("fsync of {:?} failed: {e}", file.key))?;
         }
+        drop(state);
+        if self.take_deferred(file.ino) {
+            self.persist_now(file.ino).await?;
+        }
         Ok(())
     }
 
@@ -209,9 +217,10 @@ impl BosFs {
     }
 
     /// Commit every open writer (unmount, SIGTERM): finish uploads before going away, then
-    /// write the attribute indexes' waiting changes.
+    /// store deferred attribute changes and write the attribute indexes' waiting changes.
     pub async fn commit_all(&self) -> usize {
         let failures = self.commit_writers().await;
+        self.flush_deferred_all().await;
         self.indexes.flush_all().await;
         failures
     }

@@ -3,15 +3,21 @@
 //! "What is at path P?" is answered by a HeadObject of `P` and a ListObjects of prefix
 //! `P/` with maxKeys 1, sent together: any key under `P/` makes P a directory (it wins
 //! over an object named P), otherwise the HEAD decides between a file and nothing. Both
-//! outcomes, including "nothing", are cached for the metadata TTL.
+//! outcomes, including "nothing", are cached for the metadata TTL. A name missing from a
+//! directory listed in full or created by us within the TTL costs no request at all
+//! (see [`crate::fs::meta_cache`]). The second lookup missing the cache in one directory
+//! within the TTL lists that directory instead (one page and its attribute index), so
+//! rsync's lstat of every file of a tree costs about one LIST per directory.
 
 use std::ffi::OsStr;
 
-use crate::bos::{ListRequest, ObjectMeta};
+use std::collections::HashSet;
+
+use crate::bos::{ListRequest, ObjectMeta, MAX_LIST_KEYS};
 use crate::fs::attr::{NodeKind, ObjectAttr};
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::inode::{child_key, InodeNo};
-use crate::fs::meta_cache::Cached;
+use crate::fs::meta_cache::{parent_path, Cached};
 use crate::fs::{names, path_of, BosFs, FsAttr};
 
 impl BosFs {
@@ -71,10 +77,32 @@ impl BosFs {
 
     /// What is at `path` (a key without trailing '/'): cache, else HEAD + one-key LIST together.
     pub(crate) async fn stat_path(&self, path: &str) -> FsResult<ObjectAttr> {
-        match self.cache().get(path) {
-            Some(Cached::Found(attr)) => return Ok(attr),
-            Some(Cached::Missing) => return Err(FsError::NotFound),
-            None => {}
+        self.stat_path_trusting(path, true).await
+    }
+
+    /// [`BosFs::stat_path`]; with `listings` false, names a listing lacks are asked for
+    /// anyway (only what was looked up itself is trusted: a rename's target).
+    pub(crate) async fn stat_path_trusting(&self, path: &str, listings: bool) -> FsResult<ObjectAttr> {
+        {
+            let mut cache = self.cache();
+            match cache.get(path) {
+                Some(Cached::Found(attr)) => return Ok(attr),
+                Some(Cached::Missing) => return Err(FsError::NotFound),
+                None if listings && cache.known_missing(path) => {
+                    // A directory we listed in full (or made) within the TTL has no such name.
+                    cache.put_missing(path);
+                    return Err(FsError::NotFound);
+                }
+                None => {}
+            }
+        }
+        if listings && self.missing_after_refresh(path).await? {
+            return Err(FsError::NotFound);
+        }
+        if listings {
+            if let Some(answer) = self.stat_by_listing(path).await? {
+                return answer;
+            }
         }
         let bucket = &self.config.bucket;
         let request = ListRequest {
@@ -111,6 +139,132 @@ impl BosFs {
         };
         self.cache().put_found(path, attr.clone());
         Ok(attr)
+    }
+
+    /// For a lookup in a small directory listed a moment ago: list it again (one request)
+    /// and answer "missing" from that when the name is not there. `false`: not answered.
+    async fn missing_after_refresh(&self, path: &str) -> FsResult<bool> {
+        let dir = parent_path(path);
+        if !self.cache().refreshable(dir) {
+            return Ok(false);
+        }
+        let dir_key = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        let request = ListRequest {
+            prefix: dir_key.clone(),
+            delimiter: Some("/".to_string()),
+            max_keys: Some(MAX_LIST_KEYS),
+            ..ListRequest::default()
+        };
+        let started = std::time::Instant::now();
+        let page = self.api.list_objects(&self.config.bucket, &request).await?;
+        let mut cache = self.cache();
+        if page.is_truncated {
+            cache.not_small(dir);
+            return Ok(false);
+        }
+        let index = crate::fs::attr_index::index_key(&dir_key);
+        self.indexes.note_listed(
+            &dir_key,
+            page.contents.iter().find(|e| e.key == index).map(|e| e.etag.as_str()),
+        );
+        let names: HashSet<String> = page
+            .contents
+            .iter()
+            .filter_map(|e| e.key.strip_prefix(dir_key.as_str()))
+            .chain(
+                page.common_prefixes
+                    .iter()
+                    .filter_map(|p| p.strip_prefix(dir_key.as_str()))
+                    .map(|p| p.trim_end_matches('/')),
+            )
+            .filter(|n| !n.is_empty() && *n != names::ATTR_INDEX_NAME)
+            .map(str::to_string)
+            .collect();
+        cache.mark_listed(dir, started, names);
+        if cache.known_missing(path) {
+            cache.put_missing(path);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Lookups of many names in one directory (rsync's lstat of every file after a remount):
+    /// at the second miss within the TTL, list the directory (one page, plus its attribute
+    /// index) and answer from that: files the index vouches for get their attributes, names
+    /// not listed are missing. `None`: not answered (a HEAD and a LIST decide).
+    async fn stat_by_listing(&self, path: &str) -> FsResult<Option<FsResult<ObjectAttr>>> {
+        let dir = parent_path(path);
+        if !self.cache().lookup_missed(dir) {
+            return Ok(None);
+        }
+        let dir_key = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        let request = ListRequest {
+            prefix: dir_key.clone(),
+            delimiter: Some("/".to_string()),
+            max_keys: Some(MAX_LIST_KEYS),
+            ..ListRequest::default()
+        };
+        let started = std::time::Instant::now();
+        let page = self.api.list_objects(&self.config.bucket, &request).await?;
+        if page.is_truncated {
+            self.cache().not_small(dir);
+            return Ok(None);
+        }
+        let index_key = crate::fs::attr_index::index_key(&dir_key);
+        let listed_index = page.contents.iter().find(|e| e.key == index_key);
+        self.indexes
+            .note_listed(&dir_key, listed_index.map(|e| e.etag.as_str()));
+        let index = match listed_index {
+            Some(entry) => match self.indexes.cached(&dir_key, &entry.etag) {
+                Some(body) => Some(body),
+                None => self.indexes.load(&dir_key).await?,
+            },
+            None => None,
+        };
+        let index = index.map(|b| self.indexes.with_pending(&dir_key, b));
+        let prefixes: HashSet<&str> = page
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.strip_prefix(dir_key.as_str()))
+            .map(|p| p.trim_end_matches('/'))
+            .collect();
+        let mut names: HashSet<String> = prefixes.iter().map(|p| p.to_string()).collect();
+        let mut cache = self.cache();
+        for entry in &page.contents {
+            let Some(name) = entry.key.strip_prefix(dir_key.as_str()) else {
+                continue;
+            };
+            if name.is_empty() || name == names::ATTR_INDEX_NAME {
+                continue;
+            }
+            names.insert(name.to_string());
+            if prefixes.contains(name) || cache.get(&entry.key).is_some() {
+                continue;
+            }
+            // Only what the index vouches for: user metadata the listing lacks.
+            if let Some(known) = index.as_ref().and_then(|i| i.entries.get(name)) {
+                if crate::fs::write::existing::same_etag(&known.etag, &entry.etag) {
+                    cache.put_found(&entry.key, ObjectAttr::from_meta(known.to_meta(entry)));
+                }
+            }
+        }
+        cache.mark_listed(dir, started, names);
+        match cache.get(path) {
+            Some(Cached::Found(attr)) => Ok(Some(Ok(attr))),
+            _ if cache.known_missing(path) => {
+                cache.put_missing(path);
+                Ok(Some(Err(FsError::NotFound)))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Attributes of the file at `key`: cache, else HEAD.

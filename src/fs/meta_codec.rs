@@ -15,7 +15,8 @@
 //!
 //! So `user.color` is the same thing as `x-bce-meta-color` set by any BOS client, and every
 //! user metadata entry that is not ours shows as a `user.*` attribute, while names BOS would
-//! fold to lower case keep their case and never collide. Only what was set explicitly is stored: an object without `mtime` shows its
+//! fold to lower case keep their case and never collide. Only what was set explicitly is stored (a
+//! create's mode equal to the mount's `--file-mode` is not: plain files carry no metadata): an object without `mtime` shows its
 //! Last-Modified, one without `uid` the mount's `--uid`, and so on. Values that do not
 //! parse (metadata written by some other tool) are ignored, never an error.
 

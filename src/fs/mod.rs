@@ -150,6 +150,15 @@ pub struct BosFs {
     indexes: attr_index::AttrIndexes,
     /// The server refused CopyObject of an Appendable object once (see `stream_copy`).
     copy_refused: std::sync::atomic::AtomicBool,
+    /// This filesystem, for background tasks (set by [`BosFs::start_background`]).
+    me: std::sync::OnceLock<std::sync::Weak<BosFs>>,
+    /// Files whose attribute changes are deferred (see `persist`), with the deferral's number.
+    deferred: Mutex<HashMap<InodeNo, u64>>,
+    /// Numbers deferrals.
+    defer_seq: std::sync::atomic::AtomicU64,
+    /// Renames of files hold it shared, background stores of deferred changes exclusively:
+    /// a rename never copies an object whose deferred changes are being stored.
+    deferred_io: tokio::sync::RwLock<()>,
 }
 
 impl BosFs {
@@ -163,6 +172,10 @@ impl BosFs {
             next_dir_handle: Mutex::new(1),
             mount_time: SystemTime::now(),
             copy_refused: std::sync::atomic::AtomicBool::new(false),
+            me: std::sync::OnceLock::new(),
+            deferred: Mutex::new(HashMap::new()),
+            defer_seq: std::sync::atomic::AtomicU64::new(0),
+            deferred_io: tokio::sync::RwLock::new(()),
             indexes: attr_index::AttrIndexes::new(api.clone(), config.bucket.clone()),
             api,
             config,

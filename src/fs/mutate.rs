@@ -1,7 +1,8 @@
 //! Changes to names and attributes: mkdir, rmdir, unlink and setattr.
 //!
 //! mkdir puts an empty "dir/" marker; rmdir refuses with ENOTEMPTY while any other key is
-//! under "dir/" and deletes the marker; unlink deletes the object. Each updates the
+//! under "dir/" and deletes the marker and the directory's attribute index (else the index
+//! alone would keep the directory implied); unlink deletes the object. Each updates the
 //! metadata cache and inode table at once, so our own view never waits for the TTL.
 
 use std::ffi::OsStr;
@@ -61,7 +62,12 @@ impl BosFs {
         meta.last_modified = SystemTime::now();
         meta.user_meta = user_meta;
         let attr = ObjectAttr::directory_from_meta(meta);
-        self.cache().put_found(path_of(&key), attr.clone());
+        {
+            let mut cache = self.cache();
+            cache.put_found(path_of(&key), attr.clone());
+            // Its lookup just missed: the new directory is empty.
+            cache.mark_complete(path_of(&key), std::time::Instant::now(), true);
+        }
         self.remember_entry(parent, name, &attr)
     }
 
@@ -71,6 +77,8 @@ impl BosFs {
         let name = names::component(name)?;
         let parent_node = self.dir_node(parent)?;
         let key = child_key(&parent_node.key, name, NodeKind::Directory);
+        // Nothing waiting may write the index back after it is deleted below.
+        self.indexes.discard_tree(&key).await;
         let page = self
             .api
             .list_objects(
@@ -108,7 +116,12 @@ impl BosFs {
         let name = names::component(name)?;
         let parent_node = self.dir_node(parent)?;
         let key = child_key(&parent_node.key, name, NodeKind::File);
-        let being_written = self.inodes().child(parent, name).is_some_and(|n| n.local.is_some());
+        let existing = self.inodes().child(parent, name);
+        let being_written = existing.as_ref().is_some_and(|n| n.local.is_some());
+        if let Some(node) = &existing {
+            // Attribute changes waiting for a file being removed are moot.
+            self.take_deferred(node.ino);
+        }
         match self.api.delete_object(&self.config.bucket, &key).await {
             Ok(()) => {}
             Err(e) if e.is_not_found() && being_written => {}

@@ -13,8 +13,21 @@
 //!   marker: its attributes stay in memory).
 //!
 //! Changes are held on the inode ([`crate::fs::attr::Perms`]) until stored, so stat shows them at once.
-
+//!
+//! Deferred changes: chmod, chown and utimes of a file whose object we know in full (cached
+//! metadata, e.g. our own commit a moment ago) and that has no writer to carry them are not
+//! stored at once but [`DEFER_DELAY`] later, folded into the next operation on the file:
+//! a rename stores them with its one CopyObject (`replace` directive, see `rename`), so
+//! rsync's close, utimes, chmod, rename costs PutObject + CopyObject + DeleteObject instead
+//! of two more copies; otherwise a CopyObject onto itself stores them after the delay, at
+//! fsync, or at unmount / SIGTERM ([`BosFs::flush_deferred_all`]). The durability window:
+//! a mount killed with SIGKILL (or a machine that dies) within [`DEFER_DELAY`] of such a
+//! change loses that attribute change — never content, which close already stored. A
+//! failure to store one later is logged and retried at unmount; stat keeps showing it.
+//! Without a running background ([`BosFs::start_background`]) nothing is deferred.
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -26,12 +39,109 @@ use crate::fs::inode::{Inode, InodeNo};
 use crate::fs::meta_codec;
 use crate::fs::{path_of, BosFs};
 
+/// How long an attribute change of a file waits to be folded into its next operation.
+pub const DEFER_DELAY: Duration = Duration::from_millis(500);
+
 /// How user metadata changes: a function of the current metadata.
 pub(crate) type MetaEdit<'a> = &'a (dyn Fn(&mut BTreeMap<String, String>) -> FsResult<()> + Sync);
 
 impl BosFs {
-    /// Store the attribute changes held on inode `ino` (see the module doc).
+    /// Let deferred attribute changes be stored in the background (see the module doc).
+    pub fn start_background(self: &Arc<Self>) {
+        let _ = self.me.set(Arc::downgrade(self));
+    }
+
+    /// Store (or defer, see the module doc) the attribute changes held on inode `ino`.
     pub(crate) async fn persist_perms(&self, ino: InodeNo) -> FsResult<()> {
+        let node = self.node(ino)?;
+        if node.perms == Perms::default() {
+            return Ok(());
+        }
+        if node.kind != NodeKind::Directory && self.try_defer(&node).await? {
+            return Ok(());
+        }
+        self.persist_now(ino).await
+    }
+
+    /// Defer the changes of file `node` when they can wait; E2BIG is still reported now.
+    async fn try_defer(&self, node: &Inode) -> FsResult<bool> {
+        let Some(me) = self.me.get().cloned() else {
+            return Ok(false);
+        };
+        if let Some(file) = self.handles.writer_of(node.ino) {
+            let state = file.state.lock().await;
+            if let HandleState::Writer(writer) = &*state {
+                if writer.carries_options() || writer.object_type() == crate::bos::ObjectType::Appendable {
+                    return Ok(false);
+                }
+            }
+        }
+        let meta = match self.cache().get(&node.key) {
+            Some(crate::fs::meta_cache::Cached::Found(ObjectAttr {
+                kind: NodeKind::File,
+                meta: Some(meta),
+                ..
+            })) => meta,
+            _ => return Ok(false),
+        };
+        let mut user_meta = meta.user_meta.clone();
+        meta_codec::encode_perms(&node.perms, false, &mut user_meta);
+        check_size(&user_meta)?;
+        let seq = self.defer_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.deferred().insert(node.ino, seq);
+        let ino = node.ino;
+        tokio::spawn(async move {
+            tokio::time::sleep(DEFER_DELAY).await;
+            if let Some(fs) = me.upgrade() {
+                fs.flush_deferred_if(ino, Some(seq)).await;
+            }
+        });
+        Ok(true)
+    }
+
+    fn deferred(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<InodeNo, u64>> {
+        self.deferred.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `ino` had deferred changes (now no longer deferred: the caller stores them).
+    pub(crate) fn take_deferred(&self, ino: InodeNo) -> bool {
+        self.deferred().remove(&ino).is_some()
+    }
+
+    /// Store `ino`'s deferred changes now (when `seq` is given: only if still that deferral).
+    pub(crate) async fn flush_deferred_if(&self, ino: InodeNo, seq: Option<u64>) {
+        let _exclusive = self.deferred_io.write().await;
+        {
+            let mut deferred = self.deferred();
+            match (deferred.get(&ino), seq) {
+                (Some(have), Some(want)) if *have != want => return,
+                (None, _) => return,
+                _ => {}
+            }
+            deferred.remove(&ino);
+        }
+        match self.persist_now(ino).await {
+            Ok(()) | Err(FsError::NotFound) | Err(FsError::StaleInode(_)) => {}
+            Err(e) => {
+                log::warn!(
+                    "storing deferred attribute changes of inode {} failed (retried at unmount): {e}",
+                    ino.0
+                );
+                self.deferred().entry(ino).or_insert(u64::MAX);
+            }
+        }
+    }
+
+    /// Store every deferred change now (unmount, SIGTERM).
+    pub async fn flush_deferred_all(&self) {
+        let all: Vec<InodeNo> = self.deferred().keys().copied().collect();
+        for ino in all {
+            self.flush_deferred_if(ino, None).await;
+        }
+    }
+
+    /// Store the attribute changes held on inode `ino` now.
+    pub(crate) async fn persist_now(&self, ino: InodeNo) -> FsResult<()> {
         let node = self.node(ino)?;
         if node.perms == Perms::default() {
             return Ok(());

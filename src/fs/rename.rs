@@ -6,17 +6,23 @@
 //! by key (its marker included), a bounded number of copies at once, one listing page at a
 //! time, deleting each page's sources once its copies are done. This is not atomic: a
 //! failure midway leaves both names partly populated and reports EIO.
+//!
+//! A file with deferred attribute changes (`persist`; rsync's utimes and chmod of its temp
+//! file) is copied with the `replace` metadata directive carrying them: the rename stores
+//! them, and the file costs one CopyObject instead of three.
 
 use std::ffi::OsStr;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use crate::bos::{
-    CompletedPart, CopyConditions, CopyOptions, ListRequest, PutOptions, MAX_LIST_KEYS, MAX_PUT_OBJECT_SIZE,
+    CompletedPart, CopyConditions, CopyOptions, ListRequest, MetadataDirective, PutOptions, MAX_LIST_KEYS,
+    MAX_PUT_OBJECT_SIZE,
 };
-use crate::fs::attr::{NodeKind, ObjectAttr};
+use crate::fs::attr::{NodeKind, ObjectAttr, Perms};
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::inode::{child_key, InodeNo};
+use crate::fs::meta_codec;
 use crate::fs::{names, path_of, BosFs};
 
 /// One copy in flight, boxed so a batch of them can be driven with bounded concurrency.
@@ -49,8 +55,11 @@ impl BosFs {
         let from = child_key(&from_dir.key, name, NodeKind::File);
         let to = child_key(&to_dir.key, new_name, NodeKind::File);
         self.commit_open_writer(parent, name).await?;
+        let _no_deferred_store = self.deferred_io.read().await;
         let source = self.stat_path(&from).await?;
-        let target = match self.stat_path(&to).await {
+        // What a listing merely lacks is not trusted here: renaming onto a name someone just
+        // made must see it (ENOTEMPTY, EISDIR), not merge into it.
+        let target = match self.stat_path_trusting(&to, false).await {
             Ok(attr) => Some(attr),
             Err(FsError::NotFound) => None,
             Err(e) => return Err(e),
@@ -69,6 +78,34 @@ impl BosFs {
         match source.kind {
             NodeKind::File | NodeKind::Symlink => {
                 names::check_new_key(&to)?;
+                let node = self.inodes().child(parent, name);
+                if let Some(node) = node.filter(|n| self.take_deferred(n.ino)) {
+                    match self.rename_with_perms(&from, &to, &source, node.perms).await {
+                        Ok(stored) => {
+                            self.index_forget(&from);
+                            let attr = ObjectAttr::from_meta(stored);
+                            self.index_note(&to, &attr);
+                            {
+                                let mut cache = self.cache();
+                                cache.invalidate_tree(path_of(&from));
+                                cache.put_missing(path_of(&from));
+                                cache.put_found(path_of(&to), attr);
+                            }
+                            self.inodes().update(node.ino, |n| {
+                                if n.perms == node.perms {
+                                    n.perms = Perms::default();
+                                }
+                            });
+                            self.inodes().rename(parent, name, new_parent, new_name);
+                            return Ok(());
+                        }
+                        Err(e) => {
+                            log::debug!("rename of {from:?} with its attribute changes: {e}; storing them first");
+                            self.persist_now(node.ino).await?;
+                        }
+                    }
+                }
+                let source = self.stat_path(&from).await?;
                 let etag = self.rename_file(&from, &to, &source).await?;
                 self.index_forget(&from);
                 match (&source.meta, etag) {
@@ -90,7 +127,12 @@ impl BosFs {
                 if target.is_some() && !self.dir_is_empty(&to_dir_key).await? {
                     return Err(FsError::NotEmpty);
                 }
-                self.rename_tree(&from_dir_key, &to_dir_key).await?;
+                // The index moves with the other keys: write what waits for it first.
+                self.indexes.flush_tree(&from_dir_key).await;
+                self.indexes.discard_tree(&to_dir_key).await;
+                let moved = self.rename_tree(&from_dir_key, &to_dir_key).await;
+                self.indexes.discard_tree(&from_dir_key).await;
+                moved?;
             }
         }
         {
@@ -107,6 +149,58 @@ impl BosFs {
         }
         self.inodes().rename(parent, name, new_parent, new_name);
         Ok(())
+    }
+
+    /// Rename a file whose attribute changes were deferred (see `persist`): one CopyObject
+    /// to `to` with the `replace` directive stores them with the move, then `from` is deleted.
+    /// Returns what `to` now is. Fails (the caller stores the changes the ordinary way) when
+    /// the object cannot be copied that way or was changed meanwhile.
+    async fn rename_with_perms(
+        &self,
+        from: &str,
+        to: &str,
+        source: &ObjectAttr,
+        perms: Perms,
+    ) -> FsResult<crate::bos::ObjectMeta> {
+        let Some(meta) = source.meta.as_deref() else {
+            return Err(FsError::Internal("no metadata known".into()));
+        };
+        if self.should_stream_copy(source.object_type()) || meta.size > MAX_PUT_OBJECT_SIZE {
+            return Err(FsError::Internal("not copied by CopyObject".into()));
+        }
+        let mut user_meta = meta.user_meta.clone();
+        meta_codec::encode_perms(&perms, false, &mut user_meta);
+        if !user_meta.contains_key(meta_codec::MTIME) {
+            // A chmod must not look like a content change.
+            user_meta.insert(meta_codec::MTIME.into(), meta_codec::format_time(meta.last_modified));
+        }
+        crate::fs::persist::check_size(&user_meta)?;
+        let options = CopyOptions {
+            directive: MetadataDirective::Replace(PutOptions {
+                content_type: meta.content_type.clone(),
+                cache_control: meta.cache_control.clone(),
+                content_disposition: meta.content_disposition.clone(),
+                content_encoding: meta.content_encoding.clone(),
+                expires: meta.expires.clone(),
+                user_meta: user_meta.clone(),
+                ..PutOptions::default()
+            }),
+            conditions: CopyConditions {
+                if_match: Some(meta.etag.clone()),
+                ..CopyConditions::default()
+            },
+            storage_class: Some(meta.storage_class),
+            traffic_limit: None,
+        };
+        let bucket = &self.config.bucket;
+        let copied = self.api.copy_object(bucket, from, bucket, to, &options).await?;
+        self.delete_quietly(from).await?;
+        let mut stored = meta.clone();
+        stored.key = to.to_string();
+        stored.etag = copied.etag;
+        stored.last_modified = copied.last_modified;
+        stored.user_meta = user_meta;
+        Ok(stored)
     }
 
     /// A file still open for writing (or whose last handle is being released) is committed

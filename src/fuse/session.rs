@@ -60,6 +60,7 @@ fn run_foreground(args: &MountArgs, config: FsConfig, notifier: &ReadyPipe) -> R
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let (api, _server) = runtime.block_on(connect(args, &config.bucket))?;
     let fs = Arc::new(BosFs::new(api, config));
+    fs.start_background();
     let adapter = FuseAdapter::new(fs.clone(), runtime.handle().clone());
     let mut session = fuser::Session::new(adapter, &args.mountpoint, &fuse_config(args))
         .map_err(|e| format!("cannot mount on {}: {e}", args.mountpoint.display()))?;

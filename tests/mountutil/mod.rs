@@ -86,6 +86,18 @@ impl TestServer {
         client_of(&self.endpoint)
     }
 
+    /// Every key in the test bucket.
+    pub fn keys(&self) -> Vec<String> {
+        let client = self.client();
+        let request = bosmount::bos::ListRequest::default();
+        self.block_on(bosmount::bos::list_all_objects(client.as_ref(), BUCKET, &request))
+            .expect("list the bucket")
+            .contents
+            .into_iter()
+            .map(|e| e.key)
+            .collect()
+    }
+
     /// Run a future on the server's runtime.
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.runtime.block_on(f)
