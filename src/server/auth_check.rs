@@ -119,7 +119,7 @@ pub fn verify(
     if !signatures_equal(&expected.signature, &parsed.signature.to_ascii_lowercase()) {
         log::debug!(
             "signature mismatch; canonical request was {:?}",
-            expected.canonical_request
+            redact_session_token(&expected.canonical_request)
         );
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -128,6 +128,29 @@ pub fn verify(
         ));
     }
     Ok(())
+}
+
+/// `canonical` with the value of every `x-bce-security-token` (a signed header line or a
+/// query parameter) replaced, so the canonical request can be logged without the STS token.
+fn redact_session_token(canonical: &str) -> String {
+    const NAME: &str = "x-bce-security-token";
+    let mut out = String::with_capacity(canonical.len());
+    let mut rest = canonical;
+    while let Some(at) = rest.find(NAME) {
+        let after = &rest[at + NAME.len()..];
+        out.push_str(&rest[..at + NAME.len()]);
+        match after.chars().next() {
+            Some(sep @ (':' | '=')) => {
+                out.push(sep);
+                out.push_str("<redacted>");
+                let end = after.find(['\n', '&']).unwrap_or(after.len());
+                rest = &after[end..];
+            }
+            _ => rest = after,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -187,5 +210,16 @@ mod tests {
             verify(&creds, "GET", "/b/a b", &q, &bad, 1_700_000_100).map_err(|e| e.code),
             Err("InvalidHTTPAuthHeader")
         );
+    }
+
+    #[test]
+    fn redacts_the_session_token_from_a_canonical_request() {
+        let canonical = "GET\n/b/k\nx-bce-security-token=tok1&z=1\nhost:h\nx-bce-security-token:tok2";
+        let redacted = redact_session_token(canonical);
+        assert_eq!(
+            redacted,
+            "GET\n/b/k\nx-bce-security-token=<redacted>&z=1\nhost:h\nx-bce-security-token:<redacted>"
+        );
+        assert!(!redacted.contains("tok1") && !redacted.contains("tok2"));
     }
 }
