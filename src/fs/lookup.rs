@@ -12,8 +12,9 @@
 use std::ffi::OsStr;
 
 use std::collections::HashSet;
+use std::time::Instant;
 
-use crate::bos::{ListRequest, ObjectMeta, MAX_LIST_KEYS};
+use crate::bos::{ListPage, ListRequest, ObjectMeta, MAX_LIST_KEYS};
 use crate::fs::attr::{NodeKind, ObjectAttr};
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::inode::{child_key, InodeNo};
@@ -141,13 +142,10 @@ impl BosFs {
         Ok(attr)
     }
 
-    /// For a lookup in a small directory listed a moment ago: list it again (one request)
-    /// and answer "missing" from that when the name is not there. `false`: not answered.
-    async fn missing_after_refresh(&self, path: &str) -> FsResult<bool> {
-        let dir = parent_path(path);
-        if !self.cache().refreshable(dir) {
-            return Ok(false);
-        }
+    /// List directory `dir` (a path, "" for the root) in one page, noting whether its
+    /// attribute index is there. Returns the directory's key prefix, the page and when the
+    /// request was sent; `None` when the directory needs more than one page (remembered).
+    async fn list_small_dir(&self, dir: &str) -> FsResult<Option<(String, ListPage, Instant)>> {
         let dir_key = if dir.is_empty() {
             String::new()
         } else {
@@ -159,18 +157,30 @@ impl BosFs {
             max_keys: Some(MAX_LIST_KEYS),
             ..ListRequest::default()
         };
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let page = self.api.list_objects(&self.config.bucket, &request).await?;
-        let mut cache = self.cache();
         if page.is_truncated {
-            cache.not_small(dir);
+            self.cache().not_small(dir);
+            return Ok(None);
+        }
+        let index_key = crate::fs::attr_index::index_key(&dir_key);
+        let listed_index = page.contents.iter().find(|e| e.key == index_key);
+        self.indexes
+            .note_listed(&dir_key, listed_index.map(|e| e.etag.as_str()));
+        Ok(Some((dir_key, page, started)))
+    }
+
+    /// For a lookup in a small directory listed a moment ago: list it again (one request)
+    /// and answer "missing" from that when the name is not there. `false`: not answered.
+    async fn missing_after_refresh(&self, path: &str) -> FsResult<bool> {
+        let dir = parent_path(path);
+        if !self.cache().refreshable(dir) {
             return Ok(false);
         }
-        let index = crate::fs::attr_index::index_key(&dir_key);
-        self.indexes.note_listed(
-            &dir_key,
-            page.contents.iter().find(|e| e.key == index).map(|e| e.etag.as_str()),
-        );
+        let Some((dir_key, page, started)) = self.list_small_dir(dir).await? else {
+            return Ok(false);
+        };
+        let mut cache = self.cache();
         let names: HashSet<String> = page
             .contents
             .iter()
@@ -201,27 +211,11 @@ impl BosFs {
         if !self.cache().lookup_missed(dir) {
             return Ok(None);
         }
-        let dir_key = if dir.is_empty() {
-            String::new()
-        } else {
-            format!("{dir}/")
-        };
-        let request = ListRequest {
-            prefix: dir_key.clone(),
-            delimiter: Some("/".to_string()),
-            max_keys: Some(MAX_LIST_KEYS),
-            ..ListRequest::default()
-        };
-        let started = std::time::Instant::now();
-        let page = self.api.list_objects(&self.config.bucket, &request).await?;
-        if page.is_truncated {
-            self.cache().not_small(dir);
+        let Some((dir_key, page, started)) = self.list_small_dir(dir).await? else {
             return Ok(None);
-        }
+        };
         let index_key = crate::fs::attr_index::index_key(&dir_key);
         let listed_index = page.contents.iter().find(|e| e.key == index_key);
-        self.indexes
-            .note_listed(&dir_key, listed_index.map(|e| e.etag.as_str()));
         let index = match listed_index {
             Some(entry) => match self.indexes.cached(&dir_key, &entry.etag) {
                 Some(body) => Some(body),

@@ -217,6 +217,23 @@ impl BosFs {
         if user_meta == meta.user_meta {
             return Ok(());
         }
+        let stored = self.copy_with_user_meta(key, key, meta, user_meta).await?;
+        self.note_stored(key, stored);
+        Ok(())
+    }
+
+    /// CopyObject of `from` (described by `meta`, and only while its ETag is still
+    /// `meta.etag`) to `to`, keeping its headers and storage class but replacing its user
+    /// metadata by `user_meta`. A missing mtime is set to the source's last modification so
+    /// the copy does not look like a content change. Returns `meta` updated to what the copy
+    /// stored (its `key` left as it was).
+    pub(crate) async fn copy_with_user_meta(
+        &self,
+        from: &str,
+        to: &str,
+        meta: &ObjectMeta,
+        mut user_meta: BTreeMap<String, String>,
+    ) -> FsResult<ObjectMeta> {
         if !user_meta.contains_key(meta_codec::MTIME) {
             user_meta.insert(meta_codec::MTIME.into(), meta_codec::format_time(meta.last_modified));
         }
@@ -240,13 +257,12 @@ impl BosFs {
             traffic_limit: None,
         };
         let bucket = &self.config.bucket;
-        let copied = self.api.copy_object(bucket, key, bucket, key, &options).await?;
+        let copied = self.api.copy_object(bucket, from, bucket, to, &options).await?;
         let mut stored = meta.clone();
         stored.etag = copied.etag;
         stored.last_modified = copied.last_modified;
         stored.user_meta = user_meta;
-        self.note_stored(key, stored);
-        Ok(())
+        Ok(stored)
     }
 
     /// Apply `edit` to the metadata of directory `node`'s marker and put the marker again.

@@ -16,8 +16,7 @@ use std::ffi::OsStr;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use crate::bos::{
-    CompletedPart, CopyConditions, CopyOptions, ListRequest, MetadataDirective, PutOptions, MAX_LIST_KEYS,
-    MAX_PUT_OBJECT_SIZE,
+    CompletedPart, CopyConditions, CopyOptions, ListRequest, PutOptions, MAX_LIST_KEYS, MAX_PUT_OBJECT_SIZE,
 };
 use crate::fs::attr::{NodeKind, ObjectAttr, Perms};
 use crate::fs::error::{FsError, FsResult};
@@ -170,36 +169,9 @@ impl BosFs {
         }
         let mut user_meta = meta.user_meta.clone();
         meta_codec::encode_perms(&perms, false, &mut user_meta);
-        if !user_meta.contains_key(meta_codec::MTIME) {
-            // A chmod must not look like a content change.
-            user_meta.insert(meta_codec::MTIME.into(), meta_codec::format_time(meta.last_modified));
-        }
-        crate::fs::persist::check_size(&user_meta)?;
-        let options = CopyOptions {
-            directive: MetadataDirective::Replace(PutOptions {
-                content_type: meta.content_type.clone(),
-                cache_control: meta.cache_control.clone(),
-                content_disposition: meta.content_disposition.clone(),
-                content_encoding: meta.content_encoding.clone(),
-                expires: meta.expires.clone(),
-                user_meta: user_meta.clone(),
-                ..PutOptions::default()
-            }),
-            conditions: CopyConditions {
-                if_match: Some(meta.etag.clone()),
-                ..CopyConditions::default()
-            },
-            storage_class: Some(meta.storage_class),
-            traffic_limit: None,
-        };
-        let bucket = &self.config.bucket;
-        let copied = self.api.copy_object(bucket, from, bucket, to, &options).await?;
+        let mut stored = self.copy_with_user_meta(from, to, meta, user_meta).await?;
         self.delete_quietly(from).await?;
-        let mut stored = meta.clone();
         stored.key = to.to_string();
-        stored.etag = copied.etag;
-        stored.last_modified = copied.last_modified;
-        stored.user_meta = user_meta;
         Ok(stored)
     }
 

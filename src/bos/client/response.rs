@@ -154,6 +154,26 @@ pub fn object_meta(key: &str, headers: &HeaderMap) -> BosResult<ObjectMeta> {
     Ok(meta)
 }
 
+/// The common prefixes of a listing answer, and where a truncated listing continues: the
+/// marker the server sent, else after the page's last key or prefix (whichever sorts later).
+fn prefixes_and_next(
+    prefixes: Option<Vec<wire::PrefixEntry>>,
+    is_truncated: bool,
+    sent_marker: Option<String>,
+    last_key: Option<&str>,
+) -> (Vec<String>, Option<String>) {
+    let prefixes: Vec<String> = prefixes.unwrap_or_default().into_iter().map(|p| p.prefix).collect();
+    let next = if is_truncated {
+        sent_marker.filter(|m| !m.is_empty()).or_else(|| {
+            let last_key = last_key.map(str::to_string);
+            std::cmp::max(last_key, prefixes.last().cloned())
+        })
+    } else {
+        None
+    };
+    (prefixes, next)
+}
+
 /// A ListObjects answer as a page. A truncated page without `nextMarker` continues after
 /// its last key or prefix.
 pub fn list_page(body: &[u8]) -> BosResult<ListPage> {
@@ -168,20 +188,8 @@ pub fn list_page(body: &[u8]) -> BosResult<ListPage> {
             key: e.key,
         });
     }
-    let common_prefixes: Vec<String> = r
-        .common_prefixes
-        .unwrap_or_default()
-        .into_iter()
-        .map(|p| p.prefix)
-        .collect();
-    let next_marker = if r.is_truncated {
-        r.next_marker.filter(|m| !m.is_empty()).or_else(|| {
-            let last_key = contents.last().map(|e| e.key.clone());
-            std::cmp::max(last_key, common_prefixes.last().cloned())
-        })
-    } else {
-        None
-    };
+    let last_key = contents.last().map(|e| e.key.as_str());
+    let (common_prefixes, next_marker) = prefixes_and_next(r.common_prefixes, r.is_truncated, r.next_marker, last_key);
     Ok(ListPage {
         contents,
         common_prefixes,
@@ -240,20 +248,9 @@ pub fn list_uploads(body: &[u8]) -> BosResult<ListUploadsPage> {
             upload_id: u.upload_id,
         });
     }
-    let common_prefixes: Vec<String> = r
-        .common_prefixes
-        .unwrap_or_default()
-        .into_iter()
-        .map(|p| p.prefix)
-        .collect();
-    let next_key_marker = if r.is_truncated {
-        r.next_key_marker.filter(|m| !m.is_empty()).or_else(|| {
-            let last_key = uploads.last().map(|u| u.key.clone());
-            std::cmp::max(last_key, common_prefixes.last().cloned())
-        })
-    } else {
-        None
-    };
+    let last_key = uploads.last().map(|u| u.key.as_str());
+    let (common_prefixes, next_key_marker) =
+        prefixes_and_next(r.common_prefixes, r.is_truncated, r.next_key_marker, last_key);
     Ok(ListUploadsPage {
         uploads,
         common_prefixes,

@@ -7,7 +7,7 @@
 //! the file back, so nothing changes.
 
 use super::object::{commit, get_record};
-use super::Ctx;
+use super::{receive_new_blob, Ctx};
 use crate::bos::types::{ObjectType, StorageClass, MAX_PUT_OBJECT_SIZE};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::request::{check_length, stored_meta, validate_key, ExpectedDigests, WriteConditions};
@@ -54,23 +54,7 @@ pub async fn append_object(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option
     let Some(offset) = offset else {
         // Create or replace.
         conditions.check(current.as_ref())?;
-        let mut temp = ctx.store.blobs.temp();
-        let received = ctx
-            .store
-            .blobs
-            .receive(
-                Ctx::take(body),
-                Target::New(temp.path().to_path_buf()),
-                MAX_PUT_OBJECT_SIZE,
-                digests.wants_sha256(),
-                &ctx.stats,
-            )
-            .await?;
-        digests.check(&received)?;
-        let id = {
-            let store = Arc::clone(&ctx.store);
-            tokio::task::spawn_blocking(move || store.blobs.install(&mut temp)).await??
-        };
+        let (received, id) = receive_new_blob(ctx, body, MAX_PUT_OBJECT_SIZE, &digests).await?;
         let record = ObjectRecord {
             segments: vec![Segment {
                 blob: id.clone(),

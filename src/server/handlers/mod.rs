@@ -8,8 +8,10 @@ mod multipart;
 mod object;
 
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::request::ExpectedDigests;
 use crate::server::routes::BosOp;
 use crate::server::stats::Stats;
+use crate::server::store::blobs::{Received, Target};
 use crate::server::store::Store;
 use crate::server::ServerConfig;
 use axum::body::Body;
@@ -58,6 +60,33 @@ pub async fn small_body(body: Body, limit: usize) -> ApiResult<bytes::Bytes> {
             "The request body is too large or could not be read.",
         )
     })
+}
+
+/// Receive a request body into a new blob: stream it to a temporary file (at most `limit`
+/// bytes, fsynced), check it against the digests the client sent, and install it. Returns
+/// what was received and the new blob's id; nothing is left behind on failure.
+pub async fn receive_new_blob(
+    ctx: &Ctx,
+    body: &mut Option<Body>,
+    limit: u64,
+    digests: &ExpectedDigests,
+) -> ApiResult<(Received, String)> {
+    let mut temp = ctx.store.blobs.temp();
+    let received = ctx
+        .store
+        .blobs
+        .receive(
+            Ctx::take(body),
+            Target::New(temp.path().to_path_buf()),
+            limit,
+            digests.wants_sha256(),
+            &ctx.stats,
+        )
+        .await?;
+    digests.check(&received)?;
+    let store = Arc::clone(&ctx.store);
+    let id = tokio::task::spawn_blocking(move || store.blobs.install(&mut temp)).await??;
+    Ok((received, id))
 }
 
 /// Run the handler of `op`. The body is taken by handlers that read it. A request carrying

@@ -3,7 +3,7 @@
 //! are blobs; Complete records the object as the list of its parts' blobs (no copying).
 
 use super::object::{pieces, readable, Readable};
-use super::{small_body, Ctx};
+use super::{receive_new_blob, small_body, Ctx};
 use crate::bos::types::{ObjectType, MAX_LIST_KEYS, MAX_PART_NUMBER, MAX_PART_SIZE};
 use crate::bos::wire::{
     CompleteMultipartRequest, CompleteMultipartResponse, CopyObjectResponse, InitiateMultipartResponse,
@@ -15,13 +15,12 @@ use crate::server::request::{
     WriteConditions,
 };
 use crate::server::response::{json, ok, quoted, set};
-use crate::server::store::blobs::{Received, Target};
+use crate::server::store::blobs::Received;
 use crate::server::store::records::{now_ms, time_of, ObjectRecord, PartRecord, Segment, UploadRecord};
 use axum::body::Body;
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 use md5::{Digest, Md5};
-use std::sync::Arc;
 
 fn owner() -> Owner {
     Owner {
@@ -135,23 +134,7 @@ pub async fn upload_part(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option<B
     let digests = ExpectedDigests::parse(&ctx.headers)?;
     check_length(&ctx.headers, MAX_PART_SIZE)?;
     require_upload(ctx, bucket, key, &id).await?;
-    let mut temp = ctx.store.blobs.temp();
-    let received = ctx
-        .store
-        .blobs
-        .receive(
-            Ctx::take(body),
-            Target::New(temp.path().to_path_buf()),
-            MAX_PART_SIZE,
-            digests.wants_sha256(),
-            &ctx.stats,
-        )
-        .await?;
-    digests.check(&received)?;
-    let blob = {
-        let store = Arc::clone(&ctx.store);
-        tokio::task::spawn_blocking(move || store.blobs.install(&mut temp)).await??
-    };
+    let (received, blob) = receive_new_blob(ctx, body, MAX_PART_SIZE, &digests).await?;
     let part = record_part(ctx, bucket, key, &id, number, blob, &received).await?;
     let b = Response::builder()
         .status(StatusCode::OK)

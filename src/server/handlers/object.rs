@@ -1,7 +1,7 @@
 //! PutObject, GetObject / GetObjectMeta (HEAD), DeleteObject, DeleteMultipleObjects and
 //! CopyObject.
 
-use super::{small_body, Ctx};
+use super::{receive_new_blob, small_body, Ctx};
 use crate::bos::types::{ObjectType, MAX_PUT_OBJECT_SIZE};
 use crate::bos::wire::{CopyObjectResponse, DeleteErrorEntry, DeleteMultipleRequest, DeleteMultipleResponse};
 use crate::server::error::{ApiError, ApiResult};
@@ -10,7 +10,7 @@ use crate::server::request::{
     validate_key, ExpectedDigests, RangeAsk, WriteConditions,
 };
 use crate::server::response::{json, object_headers, ok, quoted, set};
-use crate::server::store::blobs::{hash_bytes, new_id, Received, Target};
+use crate::server::store::blobs::{hash_bytes, new_id, Received};
 use crate::server::store::records::{now_ms, time_of, ObjectRecord, Segment, StoredMeta};
 use crate::server::store::{BlobPin, Store};
 use axum::body::Body;
@@ -115,23 +115,7 @@ pub async fn put_object(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option<Bo
             })
             .await?
     } else {
-        let mut temp = ctx.store.blobs.temp();
-        let received = ctx
-            .store
-            .blobs
-            .receive(
-                Ctx::take(body),
-                Target::New(temp.path().to_path_buf()),
-                MAX_PUT_OBJECT_SIZE,
-                digests.wants_sha256(),
-                &ctx.stats,
-            )
-            .await?;
-        digests.check(&received)?;
-        let id = {
-            let store = Arc::clone(&ctx.store);
-            tokio::task::spawn_blocking(move || store.blobs.install(&mut temp)).await??
-        };
+        let (received, id) = receive_new_blob(ctx, body, MAX_PUT_OBJECT_SIZE, &digests).await?;
         let record = normal_record(&id, &received, meta);
         let old = commit(&ctx.store, bucket, key, record, conditions, vec![id]).await?;
         (received, old)
