@@ -15,29 +15,10 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-cargo build --release --quiet
-BIN=$PWD/target/release/bosmount
-WORK=$(mktemp -d /tmp/bosmount-bench-ls.XXXXXX)
-MNT=$WORK/mnt; DATA=$WORK/data; mkdir -p "$MNT" "$DATA"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-SERVER=""; MOUNT_PID=""
-cleanup() {
-  fusermount3 -u "$MNT" 2>/dev/null || true
-  [ -n "$MOUNT_PID" ] && kill "$MOUNT_PID" 2>/dev/null || true
-  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-start_server() { # latency-ms
-  "$BIN" serve --data "$DATA" --listen 127.0.0.1:$PORT --bucket bench --latency-ms "$1" >>"$WORK/server.log" 2>&1 &
-  SERVER=$!
-  for _ in $(seq 100); do curl -s "http://127.0.0.1:$PORT/_stats" >/dev/null && break; sleep 0.1; done
-}
-stop_server() { kill "$SERVER"; wait "$SERVER" || true; SERVER=""; }
-stats() { curl -s "http://127.0.0.1:$PORT/_stats"; }
-reset() { curl -s -X DELETE "http://127.0.0.1:$PORT/_stats" >/dev/null; }
-per() {
+source scripts/bench-lib.sh
+bench_setup ls
+# per_entry UNITS (stats on stdin): LIST and HEAD requests per listed entry.
+per_entry() {
   python3 -c '
 import json, sys
 units = int(sys.argv[1])
@@ -47,16 +28,6 @@ lst, head = d.get("ListObjects", 0), d.get("GetObjectMeta", 0)
 others = " ".join(f"{k}={v}" for k, v in sorted(d.items()) if v and k not in ("ListObjects", "GetObjectMeta"))
 print(f"LIST={lst} ({lst/units:.4f}/entry) HEAD={head} ({head/units:.4f}/entry) total={total} {others}")' "$1"
 }
-secs() { python3 -c "import time; print(time.time())"; }
-elapsed() { python3 -c "print(f'{$2-$1:.2f}')"; }
-export BCE_ACCESS_KEY_ID=bosmount-local-ak BCE_SECRET_ACCESS_KEY=bosmount-local-secret
-mount_it() {
-  "$BIN" mount bench "$MNT" --endpoint "http://127.0.0.1:$PORT" --foreground >>"$WORK/mount.log" 2>&1 &
-  MOUNT_PID=$!
-  for _ in $(seq 100); do grep -q " $MNT " /proc/mounts && break; sleep 0.1; done
-  grep -q " $MNT " /proc/mounts || { echo "mount failed:"; cat "$WORK/mount.log"; exit 1; }
-}
-unmount_it() { fusermount3 -u "$MNT"; wait "$MOUNT_PID" || true; MOUNT_PID=""; }
 
 echo "== writing $FILES files with chmod 640 and an mtime (server without latency)"
 start_server 0
@@ -81,12 +52,12 @@ echo "== server restarted with --latency-ms $LATENCY, fresh mount"
 start_server "$LATENCY"
 mount_it
 reset; t0=$(secs); n=$(ls "$MNT/many" | wc -l); t1=$(secs)
-echo "ls (names only): $n entries in $(elapsed $t0 $t1) s   $(stats | per "$FILES")"
+echo "ls (names only): $n entries in $(elapsed $t0 $t1) s   $(stats | per_entry "$FILES")"
 unmount_it; mount_it
 reset; t0=$(secs); ls -l --time-style=+%s "$MNT/many" >"$WORK/ls.txt"; t1=$(secs)
-echo "ls -l (cold): $(grep -c '^-' "$WORK/ls.txt") files in $(elapsed $t0 $t1) s   $(stats | per "$FILES")"
+echo "ls -l (cold): $(grep -c '^-' "$WORK/ls.txt") files in $(elapsed $t0 $t1) s   $(stats | per_entry "$FILES")"
 reset; t0=$(secs); ls -l "$MNT/many" >/dev/null; t1=$(secs)
-echo "ls -l (again, within the metadata TTL): $(elapsed $t0 $t1) s   $(stats | per "$FILES")"
+echo "ls -l (again, within the metadata TTL): $(elapsed $t0 $t1) s   $(stats | per_entry "$FILES")"
 python3 - "$WORK/ls.txt" <<'PY'
 import sys
 bad = 0

@@ -13,41 +13,15 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-cargo build --release --quiet
-BIN=$PWD/target/release/bosmount
-WORK=$(mktemp -d /tmp/bosmount-bench.XXXXXX)
-MNT=$WORK/mnt; DATA=$WORK/data; mkdir -p "$MNT" "$DATA"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$BIN" serve --data "$DATA" --listen 127.0.0.1:$PORT --bucket bench >"$WORK/server.log" 2>&1 &
-SERVER=$!
-cleanup() {
-  fusermount3 -u "$MNT" 2>/dev/null || true
-  [ -n "${MOUNT_PID:-}" ] && kill "$MOUNT_PID" 2>/dev/null || true
-  kill "$SERVER" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-for _ in $(seq 100); do curl -s "http://127.0.0.1:$PORT/_stats" >/dev/null && break; sleep 0.1; done
-stats() { curl -s "http://127.0.0.1:$PORT/_stats"; }
-reset() { curl -s -X DELETE "http://127.0.0.1:$PORT/_stats" >/dev/null; }
+source scripts/bench-lib.sh
+bench_setup mount
+start_server 0
 req() { python3 -c 'import json,sys; d=json.load(sys.stdin)["requests"]; print(" ".join(f"{k}={v}" for k,v in sorted(d.items()) if v))'; }
 
-export BCE_ACCESS_KEY_ID=bosmount-local-ak BCE_SECRET_ACCESS_KEY=bosmount-local-secret
-"$BIN" mount bench "$MNT" --endpoint "http://127.0.0.1:$PORT" --foreground \
-  --part-size "$PART_SIZE" --upload-concurrency "$CONC" >"$WORK/mount.log" 2>&1 &
-MOUNT_PID=$!
-for _ in $(seq 100); do grep -q " $MNT " /proc/mounts && break; sleep 0.1; done
+mount_it --part-size "$PART_SIZE" --upload-concurrency "$CONC"
 
-remount() {
-  fusermount3 -u "$MNT"; wait "$MOUNT_PID" || true
-  "$BIN" mount bench "$MNT" --endpoint "http://127.0.0.1:$PORT" --foreground \
-    --part-size "$PART_SIZE" --upload-concurrency "$CONC" >"$WORK/mount.log" 2>&1 &
-  MOUNT_PID=$!
-  for _ in $(seq 100); do grep -q " $MNT " /proc/mounts && break; sleep 0.1; done
-}
+remount() { unmount_it; mount_it --part-size "$PART_SIZE" --upload-concurrency "$CONC"; }
 peak_rss() { grep VmHWM "/proc/$MOUNT_PID/status" | awk '{print $2}'; }
-secs() { python3 -c "import time; print(time.time())"; }
 rate() { python3 -c "print(f'{$1/($3-$2):.1f}')"; }
 
 echo "== ceiling: 1 GiB to local disk"

@@ -14,36 +14,10 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-cargo build --release --quiet
-BIN=$PWD/target/release/bosmount
-WORK=$(mktemp -d /tmp/bosmount-bench-rsync.XXXXXX)
-MNT=$WORK/mnt; DATA=$WORK/data; SRC=$WORK/src; mkdir -p "$MNT" "$DATA" "$SRC"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$BIN" serve --data "$DATA" --listen 127.0.0.1:$PORT --bucket bench --latency-ms "$LATENCY" >"$WORK/server.log" 2>&1 &
-SERVER=$!
-MOUNT_PID=""
-cleanup() {
-  fusermount3 -u "$MNT" 2>/dev/null || true
-  [ -n "$MOUNT_PID" ] && kill "$MOUNT_PID" 2>/dev/null || true
-  kill "$SERVER" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-for _ in $(seq 100); do curl -s "http://127.0.0.1:$PORT/_stats" >/dev/null && break; sleep 0.1; done
-stats() { curl -s "http://127.0.0.1:$PORT/_stats"; }
-reset() { curl -s -X DELETE "http://127.0.0.1:$PORT/_stats" >/dev/null; }
-per() {
-  python3 -c '
-import json, sys
-units, unit = int(sys.argv[1]), sys.argv[2]
-d = json.load(sys.stdin)["requests"]
-total = sum(d.values())
-parts = [f"{k}={v} ({v/units:.2f}/{unit})" for k, v in sorted(d.items()) if v]
-print(f"total={total} ({total/units:.2f}/{unit}); " + ", ".join(parts))' "$1" "$2"
-}
-secs() { python3 -c "import time; print(time.time())"; }
-elapsed() { python3 -c "print(f'{$2-$1:.2f}')"; }
+source scripts/bench-lib.sh
+bench_setup rsync
+SRC=$WORK/src; mkdir -p "$SRC"
+start_server "$LATENCY"
 transferred() { grep "Number of regular files transferred" | sed 's/.*: //'; }
 
 echo "== generating the source tree"
@@ -73,13 +47,6 @@ os.symlink("nowhere", os.path.join(root, "dangling.lnk"))
 print(f"{len(sizes)} files, {sum(sizes) / 1048576:.1f} MiB, 2 symlinks")
 PY
 
-export BCE_ACCESS_KEY_ID=bosmount-local-ak BCE_SECRET_ACCESS_KEY=bosmount-local-secret
-mount_it() {
-  "$BIN" mount bench "$MNT" --endpoint "http://127.0.0.1:$PORT" --foreground >>"$WORK/mount.log" 2>&1 &
-  MOUNT_PID=$!
-  for _ in $(seq 100); do grep -q " $MNT " /proc/mounts && break; sleep 0.1; done
-  grep -q " $MNT " /proc/mounts || { echo "mount failed:"; cat "$WORK/mount.log"; exit 1; }
-}
 mount_it
 echo "server latency: ${LATENCY} ms"
 
@@ -94,7 +61,7 @@ run_rsync() { # label
 }
 run_rsync "first rsync -a (500 files)"
 run_rsync "second rsync -a, same mount (no change)"
-fusermount3 -u "$MNT"; wait "$MOUNT_PID" || true
+unmount_it
 mount_it
 run_rsync "third rsync -a, after a remount (no change)"
 if diff -r --no-dereference "$SRC" "$MNT/dst" >/dev/null; then echo "diff -r: identical"; else echo "diff -r: DIFFERENT"; fi
