@@ -23,24 +23,19 @@ use crate::bos::{ObjectMeta, ObjectType, PutOptions, StorageClass};
 use crate::fs::attr::{NodeKind, ObjectAttr, Perms};
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::handles::{HandleState, OpenFile};
-use crate::fs::inode::{child_key, InodeNo, LocalFile};
+use crate::fs::inode::{InodeNo, LocalFile};
 use crate::fs::meta_cache::Cached;
 use crate::fs::meta_codec;
 use crate::fs::read::FileReader;
 use crate::fs::write::{Committed, FileWriter};
-use crate::fs::{names, BosFs, FsAttr};
+use crate::fs::{BosFs, FsAttr};
 
 impl BosFs {
     /// Create file `name` in `parent` and open it for writing; returns its attributes and handle.
     /// With O_APPEND the file becomes an Appendable object created by the first AppendObject
     /// (which refuses to overwrite one another writer created meanwhile), otherwise new content.
     pub async fn create(&self, parent: InodeNo, name: &OsStr, mode: u32, flags: i32) -> FsResult<(FsAttr, u64)> {
-        self.check_writable()?;
-        let name = names::component(name)?;
-        let parent_node = self.dir_node(parent)?;
-        let key = child_key(&parent_node.key, name, NodeKind::File);
-        names::check_new_key(&key)?;
-        names::check_not_reserved(name)?;
+        let (name, key) = self.new_entry_key(parent, name, NodeKind::File)?;
         // A mode equal to the mount's default is not stored: a plain file needs no user
         // metadata (and so no attribute index, see `attr_index`).
         let mode = (mode & 0o7777) as u16;

@@ -40,6 +40,7 @@ pub mod write;
 mod xattr;
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -236,6 +237,19 @@ impl BosFs {
             return Err(FsError::ReadOnly);
         }
         Ok(())
+    }
+
+    /// For creating `name` (a `kind`) in directory `parent`: the name as text and the new
+    /// object key, once the mount is writable, the name valid and not reserved, and the key
+    /// acceptable to BOS.
+    fn new_entry_key<'n>(&self, parent: InodeNo, name: &'n OsStr, kind: NodeKind) -> FsResult<(&'n str, String)> {
+        self.check_writable()?;
+        let name = names::component(name)?;
+        let parent_node = self.dir_node(parent)?;
+        let key = inode::child_key(&parent_node.key, name, kind);
+        names::check_new_key(&key)?;
+        names::check_not_reserved(name)?;
+        Ok((name, key))
     }
 
     /// The attributes of `node` given what the bucket says (`attr`), with the mount

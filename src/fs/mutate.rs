@@ -37,12 +37,7 @@ pub struct SetAttr {
 impl BosFs {
     /// Create directory `name` in `parent` (an empty "name/" marker object).
     pub async fn mkdir(&self, parent: InodeNo, name: &OsStr, mode: u32) -> FsResult<FsAttr> {
-        self.check_writable()?;
-        let name = names::component(name)?;
-        let parent_node = self.dir_node(parent)?;
-        let key = child_key(&parent_node.key, name, NodeKind::Directory);
-        names::check_new_key(&key)?;
-        names::check_not_reserved(name)?;
+        let (name, key) = self.new_entry_key(parent, name, NodeKind::Directory)?;
         let perms = Perms {
             mode: Some((mode & 0o7777) as u16),
             ..Perms::default()

@@ -13,19 +13,14 @@ use bytes::Bytes;
 use crate::bos::{ObjectMeta, PutOptions};
 use crate::fs::attr::{NodeKind, ObjectAttr, Perms};
 use crate::fs::error::{FsError, FsResult};
-use crate::fs::inode::{child_key, InodeNo};
+use crate::fs::inode::InodeNo;
 use crate::fs::persist::check_size;
-use crate::fs::{meta_codec, names, BosFs, FsAttr};
+use crate::fs::{meta_codec, BosFs, FsAttr};
 
 impl BosFs {
     /// Create symlink `name` in `parent` pointing at `target`.
     pub async fn symlink(&self, parent: InodeNo, name: &OsStr, target: &OsStr) -> FsResult<FsAttr> {
-        self.check_writable()?;
-        let name = names::component(name)?;
-        let parent_node = self.dir_node(parent)?;
-        let key = child_key(&parent_node.key, name, NodeKind::File);
-        names::check_new_key(&key)?;
-        names::check_not_reserved(name)?;
+        let (name, key) = self.new_entry_key(parent, name, NodeKind::File)?;
         let target = target.as_bytes();
         if target.is_empty() {
             return Err(FsError::NotFound);

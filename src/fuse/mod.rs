@@ -4,7 +4,7 @@
 //! Every callback copies its arguments, spawns a task on the tokio runtime and replies from
 //! that task, so the FUSE request loop never waits on the network. write, flush, fsync and
 //! release of one file handle must keep their arrival order (a flush must see every write
-//! before it): those go through a per-handle queue drained by one task ([`ordered`]).
+//! before it): those go through a per-handle queue drained by one task (`ordered`).
 //! Errors become errno through [`crate::fs::FsError::errno`], the one table.
 
 pub mod args;

@@ -5,7 +5,7 @@
 //! - Sequential: each read starts where the previous one ended (or inside data already held).
 //!   Read-ahead fetches beyond the read, as ranged GETs of up to `request_size` spawned as
 //!   tasks, up to `max_requests_in_flight` of them at once, kept in file order; the window
-//!   starts at `initial_window` and doubles up to `max_window` ([`window`]). Reads are then
+//!   starts at `initial_window` and doubles up to `max_window` (`window`). Reads are then
 //!   served from those chunks, so a kernel's 128 KiB reads cost a few large GETs.
 //! - Random: a read anywhere else is a seek. Everything held or in flight is dropped (and
 //!   its requests aborted), the window goes back to its initial size, and exactly the asked

@@ -7,7 +7,7 @@
 //! never split across two AppendObject requests (a line lands whole): the buffer is sent before a
 //! write that would overflow it, and a write larger than the buffer goes out as one request.
 //!
-//! Where bytes go ([`Origin`]):
+//! Where bytes go (`Origin`):
 //! - a missing object is created by AppendObject without offset and with `x-bce-forbid-overwrite`;
 //!   if someone else created it first (FileAlreadyExists / PreconditionFailed) we HEAD it and
 //!   append at its end, so two writers creating one file keep both their lines;
