@@ -367,15 +367,7 @@ impl Index {
     pub fn get_upload(&self, bucket: &str, key: &str, id: &str) -> ApiResult<UploadRecord> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(UPLOADS)?;
-        let value = table.get((bucket, id))?;
-        let record: UploadRecord = match value {
-            Some(v) => dec(v.value())?,
-            None => return Err(ApiError::no_such_upload()),
-        };
-        if record.key != key {
-            return Err(ApiError::no_such_upload());
-        }
-        Ok(record)
+        read_upload(&table, bucket, key, id)
     }
 
     /// Every upload of `bucket` (id, record).
@@ -406,13 +398,7 @@ impl Index {
         let txn = self.db.begin_write()?;
         let old = {
             let uploads = txn.open_table(UPLOADS)?;
-            let upload: UploadRecord = match uploads.get((bucket, id))? {
-                Some(v) => dec(v.value())?,
-                None => return Err(ApiError::no_such_upload()),
-            };
-            if upload.key != key {
-                return Err(ApiError::no_such_upload());
-            }
+            read_upload(&uploads, bucket, key, id)?;
             let mut parts = txn.open_table(PARTS)?;
             let old = parts.insert((id, number), enc(record)?.as_slice())?;
             old.map(|v| dec(v.value())).transpose()?
@@ -433,13 +419,7 @@ impl Index {
         let txn = self.db.begin_write()?;
         let blobs = {
             let mut uploads = txn.open_table(UPLOADS)?;
-            let upload: UploadRecord = match uploads.get((bucket, id))? {
-                Some(v) => dec(v.value())?,
-                None => return Err(ApiError::no_such_upload()),
-            };
-            if upload.key != key {
-                return Err(ApiError::no_such_upload());
-            }
+            read_upload(&uploads, bucket, key, id)?;
             uploads.remove((bucket, id))?;
             let mut parts = txn.open_table(PARTS)?;
             remove_parts(&mut parts, id)?
@@ -467,13 +447,7 @@ impl Index {
                 return Err(ApiError::no_such_bucket());
             }
             let mut uploads = txn.open_table(UPLOADS)?;
-            let upload: UploadRecord = match uploads.get((bucket, id))? {
-                Some(v) => dec(v.value())?,
-                None => return Err(ApiError::no_such_upload()),
-            };
-            if upload.key != key {
-                return Err(ApiError::no_such_upload());
-            }
+            let upload = read_upload(&uploads, bucket, key, id)?;
             let mut parts_table = txn.open_table(PARTS)?;
             let parts = read_parts(&parts_table, id)?;
             let mut objects = txn.open_table(OBJECTS)?;
@@ -526,6 +500,23 @@ fn drop_inline(
         }
     }
     Ok(())
+}
+
+/// Upload `id` of `bucket`, or NoSuchUpload when there is none or it is for another key.
+fn read_upload(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    bucket: &str,
+    key: &str,
+    id: &str,
+) -> ApiResult<UploadRecord> {
+    let record: UploadRecord = match table.get((bucket, id))? {
+        Some(v) => dec(v.value())?,
+        None => return Err(ApiError::no_such_upload()),
+    };
+    if record.key != key {
+        return Err(ApiError::no_such_upload());
+    }
+    Ok(record)
 }
 
 fn read_parts(
