@@ -614,13 +614,7 @@ impl BosApi for InMemoryBos {
 
     async fn get_object(&self, bucket: &str, key: &str, range: Option<ByteRange>) -> BosResult<GetResult> {
         validate::object(bucket, key)?;
-        if let Some(ByteRange { start, end: Some(end) }) = range {
-            if end < start {
-                return Err(BosError::InvalidArgument(format!(
-                    "range {start}-{end} ends before it starts"
-                )));
-            }
-        }
+        validate::byte_range(range)?;
         self.run(Operation::GetObject, bucket, key, |s| {
             let o = self.source(s, bucket, key)?;
             let size = o.meta.size;
@@ -923,13 +917,7 @@ impl BosApi for InMemoryBos {
         validate::object(bucket, key)?;
         validate::object(source_bucket, source_key)?;
         validate::part_number(part_number)?;
-        if let Some((first, last)) = range {
-            if last < first {
-                return Err(BosError::InvalidArgument(format!(
-                    "copy range {first}-{last} ends before it starts"
-                )));
-            }
-        }
+        validate::copy_range(range)?;
         self.run(Operation::UploadPartCopy, bucket, key, |s| {
             let source = self.source(s, source_bucket, source_key)?;
             self.check_copy_conditions(&source.meta, conditions)?;

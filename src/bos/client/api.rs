@@ -106,13 +106,7 @@ impl BosApi for BosClient {
 
     async fn get_object(&self, bucket: &str, key: &str, range: Option<ByteRange>) -> BosResult<GetResult> {
         validate::object(bucket, key)?;
-        if let Some(ByteRange { start, end: Some(end) }) = range {
-            if end < start {
-                return Err(BosError::InvalidArgument(format!(
-                    "range {start}-{end} ends before it starts"
-                )));
-            }
-        }
+        validate::byte_range(range)?;
         match self.get_with_range(bucket, key, range).await {
             // BOS refuses any Range on an empty object (400, or 416 elsewhere); a read
             // from byte 0 of such an object is a read of the whole, empty, object.
@@ -296,13 +290,7 @@ impl BosApi for BosClient {
         validate::object(bucket, key)?;
         validate::object(source_bucket, source_key)?;
         validate::part_number(part_number)?;
-        if let Some((first, last)) = range {
-            if last < first {
-                return Err(BosError::InvalidArgument(format!(
-                    "copy range {first}-{last} ends before it starts"
-                )));
-            }
-        }
+        validate::copy_range(range)?;
         let call = Call::new(Operation::UploadPartCopy, Method::PUT, Some(bucket), Some(key))
             .query("partNumber", part_number.to_string())
             .query("uploadId", upload_id)

@@ -5,8 +5,8 @@
 //! ([`BosError::InvalidArgument`]).
 
 use crate::bos::types::{
-    is_valid_bucket_name, key_problem, user_meta_size, ListRequest, PutOptions, MAX_LIST_KEYS, MAX_PART_NUMBER,
-    MAX_USER_METADATA_SIZE, TRAFFIC_LIMIT_RANGE,
+    is_valid_bucket_name, key_problem, user_meta_size, ByteRange, ListRequest, PutOptions, MAX_LIST_KEYS,
+    MAX_PART_NUMBER, MAX_USER_METADATA_SIZE, TRAFFIC_LIMIT_RANGE,
 };
 use crate::bos::{BosError, BosResult};
 
@@ -122,6 +122,24 @@ pub fn body_size(what: &str, len: u64, limit: u64) -> BosResult<()> {
         Err(invalid(format!("{what} of {len} bytes exceeds the {limit}-byte limit")))
     } else {
         Ok(())
+    }
+}
+
+/// A GetObject range whose end, when given, is not before its start.
+pub fn byte_range(range: Option<ByteRange>) -> BosResult<()> {
+    match range {
+        Some(ByteRange { start, end: Some(end) }) if end < start => {
+            Err(invalid(format!("range {start}-{end} ends before it starts")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// An inclusive copy range `(first, last)` that does not end before it starts.
+pub fn copy_range(range: Option<(u64, u64)>) -> BosResult<()> {
+    match range {
+        Some((first, last)) if last < first => Err(invalid(format!("copy range {first}-{last} ends before it starts"))),
+        _ => Ok(()),
     }
 }
 
