@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use bosmount::bos::credentials::Credentials;
 use bosmount::bos::{BosApi, ObjectType, PutOptions, StorageClass};
-use bosmount::server::{RunningServer, ServerConfig, StatsSnapshot};
-use mountutil::{client_of, Mount, ServerOptions, TestServer, BUCKET};
+use bosmount::server::{RunningServer, ServerConfig};
+use mountutil::{client_of, print_requests, tail_of, Mount, ServerOptions, TestServer, BUCKET};
 
 // ---------------------------------------------------------------------------------------
 // Small private helpers (the shared fixtures are in tests/mountutil).
@@ -58,28 +58,6 @@ fn python(script: &str, args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("python3 is needed by the mount tests")
-}
-
-/// The last 40 lines of a log, for failure messages.
-fn tail_of(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-/// Print the request counters of one scenario, and per unit (line, file…).
-fn print_requests(label: &str, stats: &StatsSnapshot, units: u64, unit: &str) {
-    let detail: Vec<String> = stats
-        .requests
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(op, n)| format!("{op}={n} ({:.2}/{unit})", *n as f64 / units as f64))
-        .collect();
-    println!(
-        "[requests] {label}: total={} ({:.2}/{unit}); {}",
-        stats.total(),
-        stats.total() as f64 / units.max(1) as f64,
-        detail.join(", ")
-    );
 }
 
 /// The object's bytes read through the client.

@@ -14,8 +14,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use bosmount::bos::PutOptions;
-use bosmount::server::StatsSnapshot;
-use mountutil::{Mount, ServerOptions, TestServer, BUCKET};
+use mountutil::{print_requests, tail_of, Mount, ServerOptions, TestServer, BUCKET};
 
 // ---------------------------------------------------------------------------------------
 // Private helpers.
@@ -43,26 +42,6 @@ fn sh_ok(dir: &Path, script: &str, mount: &Mount) -> String {
         tail_of(&mount.log_text()),
     );
     String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn tail_of(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-fn print_requests(label: &str, stats: &StatsSnapshot, units: u64, unit: &str) {
-    let detail: Vec<String> = stats
-        .requests
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(op, n)| format!("{op}={n} ({:.2}/{unit})", *n as f64 / units as f64))
-        .collect();
-    println!(
-        "[requests] {label}: total={} ({:.2}/{unit}); {}",
-        stats.total(),
-        stats.total() as f64 / units.max(1) as f64,
-        detail.join(", ")
-    );
 }
 
 /// One extended-attribute call made by Python: Ok(value) or Err(errno).

@@ -356,3 +356,25 @@ pub fn random_file(size: usize) -> (tempfile::TempDir, PathBuf) {
     std::fs::write(&path, &data).expect("write source");
     (dir, path)
 }
+
+/// The last 40 lines of a log, for failure messages.
+pub fn tail_of(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// Print the request counters of one scenario, in total and per unit (line, file…).
+pub fn print_requests(label: &str, stats: &StatsSnapshot, units: u64, unit: &str) {
+    let detail: Vec<String> = stats
+        .requests
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(op, n)| format!("{op}={n} ({:.2}/{unit})", *n as f64 / units as f64))
+        .collect();
+    println!(
+        "[requests] {label}: total={} ({:.2}/{unit}); {}",
+        stats.total(),
+        stats.total() as f64 / units.max(1) as f64,
+        detail.join(", ")
+    );
+}
