@@ -300,7 +300,9 @@ impl Drop for AppendWriter {
                     s.target.key,
                     s.pending.len()
                 );
-                let _ = s.flush().await;
+                if let Err(e) = s.flush().await {
+                    log::error!("{}: bytes of a dropped append writer were lost: {e}", s.target.key);
+                }
             }
         });
     }
