@@ -495,6 +495,30 @@ enum Listed<T> {
     Prefix(String),
 }
 
+/// A page's items (each turned by `convert` into its key and what the answer lists) and
+/// common prefixes, and the marker a truncated page continues after: its last key or prefix.
+fn split_page<T, U>(
+    page: Vec<Listed<T>>,
+    truncated: bool,
+    mut convert: impl FnMut(T) -> (String, U),
+) -> (Vec<U>, Vec<String>, Option<String>) {
+    let (mut items, mut prefixes, mut last) = (Vec::new(), Vec::new(), None);
+    for listed in page {
+        match listed {
+            Listed::Item(t) => {
+                let (key, item) = convert(t);
+                last = Some(key);
+                items.push(item);
+            }
+            Listed::Prefix(p) => {
+                last = Some(p.clone());
+                prefixes.push(p);
+            }
+        }
+    }
+    (items, prefixes, if truncated { last } else { None })
+}
+
 /// Walk `entries` (key order, all after the marker) the way ListObjects and
 /// ListMultipartUploads page: group by common prefix, skip groups at or before the
 /// marker, stop after `max` items. Returns the items and whether more follow.
@@ -709,27 +733,14 @@ impl BosApi for InMemoryBos {
                 request.marker.as_deref(),
                 max,
             );
-            let mut result = ListPage {
+            let (contents, common_prefixes, next_marker) =
+                split_page(items, truncated, |o| (o.meta.key.clone(), list_entry(o)));
+            Ok(ListPage {
+                contents,
+                common_prefixes,
                 is_truncated: truncated,
-                ..ListPage::default()
-            };
-            let mut last = None;
-            for item in items {
-                match item {
-                    Listed::Item(o) => {
-                        last = Some(o.meta.key.clone());
-                        result.contents.push(list_entry(o));
-                    }
-                    Listed::Prefix(p) => {
-                        last = Some(p.clone());
-                        result.common_prefixes.push(p);
-                    }
-                }
-            }
-            if truncated {
-                result.next_marker = last;
-            }
-            Ok(result)
+                next_marker,
+            })
         })
         .await
     }
@@ -1096,32 +1107,21 @@ impl BosApi for InMemoryBos {
                 request.key_marker.as_deref(),
                 max,
             );
-            let mut result = ListUploadsPage {
+            let (uploads, common_prefixes, next_key_marker) = split_page(items, truncated, |(id, u)| {
+                let info = UploadInfo {
+                    key: u.key.clone(),
+                    upload_id: id.clone(),
+                    initiated: u.initiated,
+                    storage_class: u.options.storage_class.unwrap_or_default(),
+                };
+                (u.key.clone(), info)
+            });
+            Ok(ListUploadsPage {
+                uploads,
+                common_prefixes,
                 is_truncated: truncated,
-                ..ListUploadsPage::default()
-            };
-            let mut last = None;
-            for item in items {
-                match item {
-                    Listed::Item((id, u)) => {
-                        last = Some(u.key.clone());
-                        result.uploads.push(UploadInfo {
-                            key: u.key.clone(),
-                            upload_id: id.clone(),
-                            initiated: u.initiated,
-                            storage_class: u.options.storage_class.unwrap_or_default(),
-                        });
-                    }
-                    Listed::Prefix(p) => {
-                        last = Some(p.clone());
-                        result.common_prefixes.push(p);
-                    }
-                }
-            }
-            if truncated {
-                result.next_key_marker = last;
-            }
-            Ok(result)
+                next_key_marker,
+            })
         })
         .await
     }
