@@ -290,6 +290,15 @@ impl Drop for AppendWriter {
         self.flusher.abort();
         let state = self.state.clone();
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            if let Ok(s) = self.state.try_lock() {
+                if s.failed.is_none() && !s.pending.is_empty() {
+                    log::error!(
+                        "{}: append writer dropped outside the runtime; {} bytes unsent are lost",
+                        s.target.key,
+                        s.pending.len()
+                    );
+                }
+            }
             return;
         };
         handle.spawn(async move {
