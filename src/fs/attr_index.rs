@@ -147,6 +147,8 @@ struct Shared {
     dirs: Mutex<HashMap<String, DirState>>,
     /// Serialises writers of the index (one flush at a time per mount keeps it simple).
     writing: tokio::sync::Mutex<()>,
+    /// Where delayed flushes run (tracked, so unmount awaits them).
+    background: crate::fs::background::Background,
 }
 
 /// The attribute indexes of one mount.
@@ -170,13 +172,14 @@ fn split_key(key: &str) -> (&str, &str) {
 
 impl AttrIndexes {
     /// Indexes kept in `bucket` through `api`.
-    pub fn new(api: Arc<dyn BosApi>, bucket: String) -> Self {
+    pub fn new(api: Arc<dyn BosApi>, bucket: String, background: crate::fs::background::Background) -> Self {
         AttrIndexes {
             shared: Arc::new(Shared {
                 api,
                 bucket,
                 dirs: Mutex::new(HashMap::new()),
                 writing: tokio::sync::Mutex::new(()),
+                background,
             }),
         }
     }
@@ -222,12 +225,9 @@ impl AttrIndexes {
         if schedule {
             let me = self.clone();
             let dir = dir.to_string();
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move {
-                    tokio::time::sleep(FLUSH_DELAY).await;
-                    me.flush_dir(&dir).await;
-                });
-            }
+            self.shared
+                .background
+                .spawn_after(FLUSH_DELAY, async move { me.flush_dir(&dir).await });
         }
     }
 

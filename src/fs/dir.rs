@@ -68,6 +68,8 @@ struct DirState {
     index: Option<Arc<IndexBody>>,
     /// When the first page of this listing was asked for.
     started: Option<std::time::Instant>,
+    /// Names listed so far (a file being written that the bucket lacks is added at the end).
+    seen: HashSet<String>,
 }
 
 impl DirState {
@@ -254,12 +256,40 @@ impl BosFs {
                 cache.mark_complete(path_of(&handle.key), started, state.marker.is_none());
             }
         }
+        for listed in &entries {
+            if let Listed::Child(name, _) = listed {
+                state.seen.insert(name.clone());
+            }
+        }
+        if !page.is_truncated {
+            entries.extend(self.written_not_listed(handle.ino, &state.seen));
+        }
         state.base += state.entries.len() as u64;
         state.entries = entries;
         state.deferred = deferred;
         state.marker = next_marker;
         state.done = !page.is_truncated;
         Ok(())
+    }
+
+    /// Files of directory `dir` being written that the listing did not show (new files not
+    /// closed yet, large files still streaming as a multipart upload), with their current size.
+    fn written_not_listed(&self, dir: InodeNo, seen: &HashSet<String>) -> Vec<Listed> {
+        let mut written: Vec<Listed> = self
+            .inodes()
+            .children_of(dir)
+            .into_iter()
+            .filter(|n| n.kind == NodeKind::File && !seen.contains(&n.name))
+            .filter_map(|n| {
+                let local = n.local?;
+                Some(Listed::Child(n.name, ObjectAttr::file(local.size, local.mtime, None)))
+            })
+            .collect();
+        written.sort_by(|a, b| match (a, b) {
+            (Listed::Child(x, _), Listed::Child(y, _)) => x.cmp(y),
+            _ => std::cmp::Ordering::Equal,
+        });
+        written
     }
 }
 

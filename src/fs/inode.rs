@@ -9,6 +9,12 @@
 //! its name but stays until forgotten, so stale kernel references get ESTALE/ENOENT rather
 //! than another file's data. Renames move inodes (and rewrite the keys of everything below
 //! a renamed directory), keeping the kernel's inode numbers valid.
+//!
+//! The inode is the one owner of what is true of a file in this mount: its key (read when an
+//! upload commits, never copied at open), whether it still has a name ([`Inode::live_key`]),
+//! and its attribute changes not stored yet ([`Inode::perms`], numbered by
+//! [`Inode::perms_gen`] so a store clears only what it stored). An inode with pending changes
+//! is pinned: the kernel forgetting it does not drop them; it goes once they are stored.
 
 use std::collections::HashMap;
 use std::time::SystemTime;
@@ -54,13 +60,29 @@ pub struct Inode {
     pub kind: NodeKind,
     /// Object key (directories: the prefix, ending in '/').
     pub key: String,
-    /// Overrides set through setattr (chmod/chown/utimes), kept in memory.
+    /// Attribute changes (chmod/chown/utimes) not stored in the bucket yet.
     pub perms: Perms,
+    /// Incremented by every attribute change: a store that captured an older number leaves
+    /// [`Inode::perms`] in place (a newer change arrived meanwhile).
+    pub perms_gen: u64,
     /// Present while handles are writing this file.
     pub local: Option<LocalFile>,
     lookups: u64,
     open_handles: u32,
     attached: bool,
+}
+
+impl Inode {
+    /// The key this inode is stored under now, or `None` once it lost its name (unlinked, or
+    /// replaced by a rename): nothing may be stored for it any more.
+    pub fn live_key(&self) -> Option<&str> {
+        self.attached.then_some(self.key.as_str())
+    }
+
+    /// Whether attribute changes wait to be stored.
+    pub fn has_pending_perms(&self) -> bool {
+        self.perms != Perms::default()
+    }
 }
 
 /// The key of child `name` of a directory whose key is `parent_key`.
@@ -89,6 +111,7 @@ impl InodeTable {
             kind: NodeKind::Directory,
             key: root_key.to_string(),
             perms: Perms::default(),
+            perms_gen: 0,
             local: None,
             lookups: 1,
             open_handles: 0,
@@ -134,6 +157,7 @@ impl InodeTable {
                 kind,
                 key: child_key(&parent_key, name, kind),
                 perms: Perms::default(),
+                perms_gen: 0,
                 local: None,
                 lookups: 0,
                 open_handles: 0,
@@ -213,6 +237,43 @@ impl InodeTable {
         }
     }
 
+    /// Record attribute changes of `ino` (over those still pending); returns the new generation.
+    pub fn change_perms(&mut self, ino: InodeNo, change: impl FnOnce(&mut Perms)) -> Option<u64> {
+        let node = self.nodes.get_mut(&ino)?;
+        change(&mut node.perms);
+        node.perms_gen += 1;
+        Some(node.perms_gen)
+    }
+
+    /// The changes of `ino` captured at generation `gen` are stored: forget them unless newer
+    /// ones arrived since. Unpins the inode when nothing else waits.
+    pub fn perms_stored(&mut self, ino: InodeNo, gen: u64) {
+        if let Some(node) = self.nodes.get_mut(&ino) {
+            if node.perms_gen == gen {
+                node.perms = Perms::default();
+            }
+        }
+        self.collect(ino);
+    }
+
+    /// Inodes with attribute changes waiting to be stored.
+    pub fn with_pending_perms(&self) -> Vec<InodeNo> {
+        self.nodes
+            .values()
+            .filter(|n| n.has_pending_perms())
+            .map(|n| n.ino)
+            .collect()
+    }
+
+    /// Inodes attached as children of `parent` (for listing files the bucket lacks yet).
+    pub fn children_of(&self, parent: InodeNo) -> Vec<Inode> {
+        self.nodes
+            .values()
+            .filter(|n| n.attached && n.parent == parent && n.ino != parent)
+            .cloned()
+            .collect()
+    }
+
     /// Apply `f` to node `ino`, if it exists.
     pub fn update<T>(&mut self, ino: InodeNo, f: impl FnOnce(&mut Inode) -> T) -> Option<T> {
         self.nodes.get_mut(&ino).map(f)
@@ -242,7 +303,7 @@ impl InodeTable {
         let Some(node) = self.nodes.get(&ino) else {
             return;
         };
-        if ino == InodeNo::ROOT || node.lookups > 0 || node.open_handles > 0 {
+        if ino == InodeNo::ROOT || node.lookups > 0 || node.open_handles > 0 || node.has_pending_perms() {
             return;
         }
         if node.attached && self.by_name.get(&(node.parent, node.name.clone())) == Some(&ino) {

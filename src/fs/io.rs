@@ -1,17 +1,23 @@
 //! File contents: create, open, read, write, flush, fsync, release and truncate, wired to
-//! the write pipeline ([`FileWriter`]) and the read pipeline ([`FileReader`]).
+//! the inode's one shared writer ([`crate::fs::handles::WriteSlot`], a [`FileWriter`]) and
+//! the read pipeline ([`FileReader`]).
 //!
-//! Which writer a handle gets: create() with O_APPEND → [`FileWriter::append`] over nothing
-//! (an Appendable object whose creation never overwrites another writer's); other creates and
-//! O_TRUNC → [`FileWriter::create`] (new content); O_APPEND → [`FileWriter::append`] with the
-//! object's metadata (cached from the lookup's HEAD or our last commit when fresh, else a
-//! HEAD); write access otherwise → [`FileWriter::open_existing`]. Every object written
-//! carries the file's attributes as user metadata ([`BosFs::put_options`]): the old object's
-//! (mode, owner, extended attributes; not its times) with pending changes over them. While a handle writes, the inode carries the writer's
-//! size and time ([`LocalFile`]) so stat and lookup answer without the bucket, which may
-//! not have the object yet. flush (every close) commits and returns the writer's error,
-//! so `cp` exits non-zero when an upload fails; release commits again (a no-op when
-//! nothing changed) and logs failures, which the kernel cannot report to anyone.
+//! Which writer an inode gets when its first write handle opens: create() with O_APPEND →
+//! [`FileWriter::append`] over nothing (an Appendable object whose creation never overwrites
+//! another writer's); other creates and O_TRUNC → [`FileWriter::create`] (new content);
+//! O_APPEND → [`FileWriter::append`] with the object's metadata; write access otherwise →
+//! [`FileWriter::open_existing`]. Later write handles share it (O_TRUNC truncates it). Every
+//! object written carries the file's attributes as user metadata ([`BosFs::put_options`]),
+//! with the inode's pending changes encoded at commit time. While a slot exists the inode
+//! carries the writer's size and time ([`LocalFile`]) so stat, lookup and readdir answer
+//! without the bucket, which may not have the object yet.
+//!
+//! Durability: flush (every close of a descriptor) and fsync store the writer's content under
+//! the inode's current key and return its error, so `cp` exits non-zero when an upload fails
+//! — a new empty file and an O_TRUNC to zero included. Descriptors duplicated before or after
+//! writes (dup, fork, the shell's `> file`) flush more than once; the commit is idempotent, so
+//! only a flush after new writes uploads. Nothing else publishes a stream writer's content: a
+//! file still open when the mount stops keeps its last stored version ([`BosFs::shutdown`]).
 
 use std::ffi::OsStr;
 use std::sync::Arc;
@@ -22,13 +28,26 @@ use bytes::Bytes;
 use crate::bos::{ObjectMeta, ObjectType, PutOptions, StorageClass};
 use crate::fs::attr::{NodeKind, ObjectAttr, Perms};
 use crate::fs::error::{FsError, FsResult};
-use crate::fs::handles::{HandleState, OpenFile};
+use crate::fs::handles::{SlotState, WriteSlot};
 use crate::fs::inode::{InodeNo, LocalFile};
 use crate::fs::meta_cache::Cached;
 use crate::fs::meta_codec;
 use crate::fs::read::FileReader;
 use crate::fs::write::{Committed, FileWriter};
 use crate::fs::{BosFs, FsAttr};
+
+/// How a handle opens the inode's writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpenMode {
+    /// create(): a new file (O_APPEND: an Appendable one).
+    Created { append: bool },
+    /// open() with O_TRUNC.
+    Truncate,
+    /// open() with O_APPEND.
+    Append,
+    /// open() for writing, old bytes kept.
+    Existing,
+}
 
 impl BosFs {
     /// Create file `name` in `parent` and open it for writing; returns its attributes and handle.
@@ -39,23 +58,26 @@ impl BosFs {
         // A mode equal to the mount's default is not stored: a plain file needs no user
         // metadata (and so no attribute index, see `attr_index`).
         let mode = (mode & 0o7777) as u16;
-        let perms = Perms {
-            mode: (mode != self.config.defaults.file_mode).then_some(mode),
-            ..Perms::default()
-        };
-        let options = self.put_options(&key, None, &perms);
-        let (api, bucket, config) = (self.api.clone(), self.config.bucket.clone(), self.config.write.clone());
-        let writer = if flags & libc::O_APPEND != 0 {
-            FileWriter::append(api, bucket, key.clone(), options, config, None).await?
-        } else {
-            FileWriter::create(api, bucket, key.clone(), options, config)
-        };
+        let stored_mode = (mode != self.config.defaults.file_mode).then_some(mode);
         let attr = ObjectAttr::file(0, SystemTime::now(), None);
         // Replaces what was cached (keeps a complete directory complete: the name is held).
         self.cache().put_found(&key, attr.clone());
         let entry = self.remember_entry(parent, name, &attr)?;
-        self.inodes().update(entry.ino, |n| n.perms = perms);
-        let fh = self.open_writer(entry.ino, key, writer);
+        // The first commit stores the mode with the content.
+        self.inodes().change_perms(entry.ino, |p| {
+            *p = Perms {
+                mode: stored_mode,
+                ..Perms::default()
+            }
+        });
+        let append = flags & libc::O_APPEND != 0;
+        let fh = match self.open_for_writing(entry.ino, OpenMode::Created { append }).await {
+            Ok(fh) => fh,
+            Err(e) => {
+                self.forget_name(parent, name, &key);
+                return Err(e);
+            }
+        };
         let attr = self.getattr(entry.ino).await?;
         Ok((attr, fh))
     }
@@ -69,35 +91,147 @@ impl BosFs {
         if node.kind == NodeKind::Directory {
             return Err(FsError::IsDirectory);
         }
-        let key = node.key.clone();
         if flags & libc::O_ACCMODE == libc::O_RDONLY {
-            let reader = self.reader_for(&key, node.local.is_some()).await?;
+            let written = self.handles.slot_of(ino).is_some();
+            let reader = if written {
+                None
+            } else {
+                let key = node.live_key().ok_or(FsError::NotFound)?.to_string();
+                Some((key.clone(), self.reader_for(&key, false).await?))
+            };
             self.inodes().open_handle(ino);
-            return Ok(self.handles.insert(ino, key, HandleState::Reader(reader)));
+            let fh = self.handles.insert(ino, false, false);
+            if let Some(reader) = reader {
+                *self.handles.get(fh)?.reader.lock().await = Some(reader);
+            }
+            return Ok(fh);
         }
         self.check_writable()?;
+        let mode = if flags & libc::O_TRUNC != 0 {
+            OpenMode::Truncate
+        } else if flags & libc::O_APPEND != 0 {
+            OpenMode::Append
+        } else {
+            OpenMode::Existing
+        };
+        self.open_for_writing(ino, mode).await
+    }
+
+    /// Count a write handle into the slot of `ino`, making its writer when it is the first.
+    async fn open_for_writing(&self, ino: InodeNo, mode: OpenMode) -> FsResult<u64> {
+        let append = matches!(mode, OpenMode::Append | OpenMode::Created { append: true });
+        loop {
+            let slot = self.handles.slot_for(ino);
+            let mut state = slot.state.lock().await;
+            if state.closed {
+                continue;
+            }
+            let shared = state.handles > 0;
+            let made = match (&mut state.writer, mode) {
+                (Some(writer), OpenMode::Truncate | OpenMode::Created { .. }) => {
+                    writer.truncate(0).await.map_err(FsError::from)
+                }
+                (Some(_), _) => Ok(()),
+                (None, OpenMode::Append | OpenMode::Existing) if shared => Ok(()),
+                (None, _) => match self.new_writer(ino, mode).await {
+                    Ok(writer) => {
+                        state.writer = Some(writer);
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            if let Err(e) = made {
+                if state.handles == 0 {
+                    self.close_slot(&slot, &mut state).await;
+                }
+                return Err(e);
+            }
+            state.handles += 1;
+            let size = state.writer.as_ref().map(FileWriter::size);
+            drop(state);
+            {
+                let mut inodes = self.inodes();
+                inodes.update(ino, |n| {
+                    let local = n.local.get_or_insert(LocalFile {
+                        size: 0,
+                        mtime: SystemTime::now(),
+                        writers: 0,
+                    });
+                    local.writers += 1;
+                    if let Some(size) = size {
+                        local.size = size;
+                    }
+                });
+                inodes.open_handle(ino);
+            }
+            return Ok(self.handles.insert(ino, true, append));
+        }
+    }
+
+    /// A writer for `ino` at its current key, opened as `mode` says.
+    async fn new_writer(&self, ino: InodeNo, mode: OpenMode) -> FsResult<FileWriter> {
+        let node = self.node(ino)?;
+        let key = node.live_key().ok_or(FsError::NotFound)?.to_string();
         let (api, bucket, config) = (self.api.clone(), self.config.bucket.clone(), self.config.write.clone());
+        if let OpenMode::Created { append } = mode {
+            let options = self.put_options(&key, None, &Perms::default());
+            return Ok(if append {
+                FileWriter::append(api, bucket, key, options, config, None).await?
+            } else {
+                FileWriter::create(api, bucket, key, options, config)
+            });
+        }
         let existing = match self.known_meta(&key).await {
             Ok(meta) => Some(meta),
             Err(FsError::NotFound) => None,
             Err(e) => return Err(e),
         };
-        let options = self.put_options(&key, existing.as_deref(), &node.perms);
-        let writer = if flags & libc::O_TRUNC != 0 {
-            FileWriter::create(api, bucket, key.clone(), options, config)
-        } else if flags & libc::O_APPEND != 0 {
-            let existing = existing.map(|m| appendable_view(&m));
-            FileWriter::append(api, bucket, key.clone(), options, config, existing).await?
-        } else {
-            match existing {
-                Some(meta) => {
-                    FileWriter::open_existing(api, bucket, key.clone(), options, config, (*meta).clone()).await?
-                }
-                None if node.local.is_some() => FileWriter::create(api, bucket, key.clone(), options, config),
-                None => return Err(FsError::NotFound),
+        let options = self.put_options(&key, existing.as_deref(), &Perms::default());
+        Ok(match (mode, existing) {
+            (OpenMode::Truncate, _) => FileWriter::create(api, bucket, key, options, config),
+            (OpenMode::Append, existing) => {
+                let existing = existing.map(|m| appendable_view(&m));
+                FileWriter::append(api, bucket, key, options, config, existing).await?
             }
-        };
-        Ok(self.open_writer(ino, key, writer))
+            (_, Some(meta)) => FileWriter::open_existing(api, bucket, key, options, config, (*meta).clone()).await?,
+            (_, None) => return Err(FsError::NotFound),
+        })
+    }
+
+    /// The slot's writer, made again over the object at the inode's current key when a rename
+    /// dropped it (or, for an orphaned inode, as new content nobody will store).
+    async fn slot_writer<'s>(
+        &self,
+        ino: InodeNo,
+        state: &'s mut SlotState,
+        append: bool,
+    ) -> FsResult<&'s mut FileWriter> {
+        if state.writer.is_none() {
+            let writer = if state.orphaned {
+                self.detached_writer(ino)?
+            } else {
+                let mode = if append { OpenMode::Append } else { OpenMode::Existing };
+                self.new_writer(ino, mode).await?
+            };
+            state.writer = Some(writer);
+        }
+        state
+            .writer
+            .as_mut()
+            .ok_or_else(|| FsError::Internal("writer vanished".into()))
+    }
+
+    /// A writer for a file that lost its name: new content that is never committed.
+    fn detached_writer(&self, ino: InodeNo) -> FsResult<FileWriter> {
+        let node = self.node(ino)?;
+        Ok(FileWriter::create(
+            self.api.clone(),
+            self.config.bucket.clone(),
+            node.key.clone(),
+            PutOptions::default(),
+            self.config.write.clone(),
+        ))
     }
 
     /// Everything known about the object at `key`: the cached HEAD (or commit) result when
@@ -116,137 +250,199 @@ impl BosFs {
         Ok(Arc::new(meta))
     }
 
-    /// Read up to `size` bytes at `offset` from handle `fh`.
+    /// Read up to `size` bytes at `offset` from handle `fh`: through the inode's writer while
+    /// one exists (so every descriptor sees every write), else from the bucket.
     pub async fn read(&self, fh: u64, offset: u64, size: u32) -> FsResult<Bytes> {
         let file = self.handles.get(fh)?;
-        let mut state = file.state.lock().await;
-        match &mut *state {
-            HandleState::Reader(reader) => Ok(reader.read(offset, size).await?),
-            HandleState::Writer(writer) => Ok(writer.read(offset, size as usize).await?),
+        if let Some(slot) = self.handles.slot_of(file.ino) {
+            let mut state = slot.state.lock().await;
+            if let Some(writer) = state.writer.as_mut() {
+                return Ok(writer.read(offset, size as usize).await?);
+            }
         }
+        let node = self.node(file.ino)?;
+        let mut reader = file.reader.lock().await;
+        let stale = reader.as_ref().is_none_or(|(key, _)| *key != node.key);
+        if stale {
+            *reader = Some((node.key.clone(), self.reader_for(&node.key, false).await?));
+        } else if let (Some((_, r)), Some(Cached::Found(attr))) = (reader.as_mut(), self.cache().get(&node.key)) {
+            // Our own commit changed the object: read the new version.
+            if let Some(etag) = attr.etag {
+                r.set_object(attr.size, etag);
+            }
+        }
+        let (_, reader) = reader.as_mut().ok_or_else(|| FsError::Internal("reader vanished".into()))?;
+        Ok(reader.read(offset, size).await?)
     }
 
     /// Write `data` at `offset` through handle `fh`; returns the bytes accepted.
     pub async fn write(&self, fh: u64, offset: u64, data: &[u8]) -> FsResult<u32> {
         let file = self.handles.get(fh)?;
-        let mut state = file.state.lock().await;
-        let HandleState::Writer(writer) = &mut *state else {
+        if !file.writable {
             return Err(FsError::BadHandle(fh));
-        };
+        }
+        let slot = self.handles.slot_of(file.ino).ok_or(FsError::BadHandle(fh))?;
+        let mut state = slot.state.lock().await;
+        let writer = self.slot_writer(file.ino, &mut state, file.append).await?;
+        let offset = if file.append { writer.size() } else { offset };
+        if writer.is_append() && offset != writer.size() {
+            return Err(FsError::InvalidArgument(format!(
+                "write at {offset} into a file another descriptor appends to (its end is {})",
+                writer.size()
+            )));
+        }
         let written = writer.write(offset, data).await.inspect_err(|e| {
             log::warn!(
-                "write of {} bytes at {offset} to {:?} failed: {e}",
+                "write of {} bytes at {offset} to inode {} failed: {e}",
                 data.len(),
-                file.key
+                file.ino
             );
         })?;
-        file.touched.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.note_size(file.ino, writer.size());
+        let size = writer.size();
+        drop(state);
+        self.note_size(file.ino, size);
         Ok(written as u32)
     }
 
-    /// flush (each close of a descriptor): commit a writer; its error is the caller's.
-    ///
-    /// A flush before the handle wrote anything commits nothing: shells open a file, `dup2`
-    /// it and close the original descriptor before writing (`echo x > f`), and committing
-    /// there would upload the file twice. Such a file (e.g. from `touch`) is created at
-    /// release. Descriptors duplicated after writes (dup, fork) flush more than once; the
-    /// writer's commit is idempotent, so only the first flush after new writes uploads.
+    /// flush (each close of a descriptor): store the inode's writer under its current key,
+    /// then its pending attribute changes; the error is the caller's.
     pub async fn flush(&self, fh: u64) -> FsResult<()> {
         let file = self.handles.get(fh)?;
-        if !file.touched.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(());
+        if file.writable {
+            if let Some(slot) = self.handles.slot_of(file.ino) {
+                let mut state = slot.state.lock().await;
+                self.commit_slot(file.ino, &mut state).await?;
+                let pending = self.inodes().get(file.ino).filter(|n| n.has_pending_perms());
+                if let Some(node) = pending {
+                    self.persist_locked(&node, Some(&mut state)).await?;
+                }
+                return Ok(());
+            }
         }
-        let mut state = file.state.lock().await;
-        if let HandleState::Writer(writer) = &mut *state {
-            self.commit(&file, writer).await?;
-        }
-        Ok(())
+        self.persist_now(file.ino).await
     }
 
-    /// fsync: what the writer can make durable now (see [`FileWriter::fsync`]).
+    /// fsync: what the writer can make durable now (see [`FileWriter::fsync`]), then the
+    /// inode's pending attribute changes.
     pub async fn fsync(&self, fh: u64) -> FsResult<()> {
         let file = self.handles.get(fh)?;
-        let mut state = file.state.lock().await;
-        if let HandleState::Writer(writer) = &mut *state {
-            writer
-                .fsync()
-                .await
-                .inspect_err(|e| log::warn!("fsync of {:?} failed: {e}", file.key))?;
+        if let Some(slot) = self.handles.slot_of(file.ino) {
+            let mut state = slot.state.lock().await;
+            if !state.orphaned && state.writer.is_some() {
+                let carried = self.prepare_commit(file.ino, &mut state)?;
+                let mut stored = false;
+                if let Some(writer) = state.writer.as_mut() {
+                    writer
+                        .fsync()
+                        .await
+                        .inspect_err(|e| log::warn!("fsync of inode {} failed: {e}", file.ino))?;
+                    stored = !writer.carries_options();
+                }
+                if stored {
+                    // Stored in full (a small file, an append writer): note what is there.
+                    self.commit_slot(file.ino, &mut state).await?;
+                    if let Some(gen) = carried {
+                        self.inodes().perms_stored(file.ino, gen);
+                    }
+                }
+            }
+            let pending = self.inodes().get(file.ino).filter(|n| n.has_pending_perms());
+            if let Some(node) = pending {
+                self.persist_locked(&node, Some(&mut state)).await?;
+            }
+            return Ok(());
         }
-        drop(state);
-        if self.take_deferred(file.ino) {
-            self.persist_now(file.ino).await?;
-        }
-        Ok(())
+        self.persist_now(file.ino).await
     }
 
-    /// release (last close): commit once more if needed, then forget the handle.
+    /// release (last close of a handle): commit once more if needed, then forget the handle;
+    /// the last write handle of an inode closes its slot.
     pub async fn release(&self, fh: u64) -> FsResult<()> {
-        // The handle stays in the table until its commit is done, so a chmod or utimes that
-        // arrives meanwhile (rsync sets times right after close) finds the writer and waits.
         let file = self.handles.get(fh)?;
-        let mut state = file.state.lock().await;
-        let result = match &mut *state {
-            HandleState::Writer(writer) => {
-                let result = self.commit(&file, writer).await.map(|_| ());
-                if result.is_err() {
-                    writer.abort().await;
+        let mut result = Ok(());
+        if file.writable {
+            if let Some(slot) = self.handles.slot_of(file.ino) {
+                let mut state = slot.state.lock().await;
+                result = self.commit_slot(file.ino, &mut state).await.map(|_| ());
+                state.handles = state.handles.saturating_sub(1);
+                if state.handles == 0 {
+                    self.close_slot(&slot, &mut state).await;
                 }
-                self.inodes().update(file.ino, |n| {
-                    if let Some(local) = n.local.as_mut() {
-                        local.writers = local.writers.saturating_sub(1);
-                        if local.writers == 0 {
-                            n.local = None;
-                        }
-                    }
-                });
-                result
             }
-            HandleState::Reader(_) => Ok(()),
-        };
-        drop(state);
+        }
         self.handles.remove(fh);
         self.inodes().close_handle(file.ino);
         result
     }
 
-    /// Commit every open writer (unmount, SIGTERM): finish uploads before going away, then
-    /// store deferred attribute changes and write the attribute indexes' waiting changes.
-    pub async fn commit_all(&self) -> usize {
-        let failures = self.commit_writers().await;
-        self.flush_deferred_all().await;
-        self.indexes.flush_all().await;
-        failures
-    }
-
-    async fn commit_writers(&self) -> usize {
-        let mut failures = 0;
-        for (fh, file) in self.handles.all() {
-            let mut state = file.state.lock().await;
-            if let HandleState::Writer(writer) = &mut *state {
-                if let Err(e) = self.commit(&file, writer).await {
-                    log::error!("upload of {:?} (handle {fh}) could not be finished: {e}", file.key);
-                    writer.abort().await;
-                    failures += 1;
-                }
+    /// The last write handle of `slot` went (or its first open failed): give up what was not
+    /// stored, drop the writer and the inode's local size.
+    async fn close_slot(&self, slot: &Arc<WriteSlot>, state: &mut SlotState) {
+        if let Some(mut writer) = state.writer.take() {
+            if state.orphaned || writer.carries_options() {
+                writer.abort().await;
             }
         }
+        state.closed = true;
+        self.handles.remove_slot(slot);
+        self.inodes().update(slot.ino, |n| n.local = None);
+    }
+
+    /// The inode of `state` lost its name: its writer keeps taking writes but nothing is
+    /// stored again. An append writer (which sends as it goes) is given up for new content.
+    pub(crate) async fn orphan_slot(&self, state: &mut SlotState) {
+        state.orphaned = true;
+        if let Some(writer) = state.writer.as_mut() {
+            if writer.object_type() == ObjectType::Appendable {
+                writer.abort().await;
+                state.writer = None;
+            }
+        }
+    }
+
+    /// Stop (unmount, SIGTERM): writers still open are not stored — their files keep the
+    /// last version a close or fsync stored, and each is named in the log — except append
+    /// writers, which send what they hold (their objects grow as they are written). Then
+    /// every deferred attribute change is stored and the attribute indexes written, and every
+    /// background task is awaited. Returns the number of failures.
+    pub async fn shutdown(&self) -> usize {
+        let mut failures = 0;
+        for slot in self.handles.all_slots() {
+            let mut state = slot.state.lock().await;
+            let key = self.inodes().get(slot.ino).map(|n| n.key.clone()).unwrap_or_default();
+            let orphaned = state.orphaned;
+            let Some(writer) = state.writer.as_mut() else {
+                continue;
+            };
+            if orphaned {
+                writer.abort().await;
+            } else if writer.object_type() == ObjectType::Appendable {
+                if let Err(e) = writer.fsync().await {
+                    log::error!("{key:?} was still open for appending; its last bytes could not be sent: {e}");
+                    failures += 1;
+                }
+            } else if writer.carries_options() {
+                log::warn!(
+                    "{key:?} was still open for writing when the mount stopped: its unsaved writes are dropped and the bucket keeps its last closed version"
+                );
+                writer.abort().await;
+            }
+        }
+        failures += self.drain_background().await;
         failures
     }
 
     /// Set the size of `ino` (truncate / ftruncate).
-    pub(crate) async fn truncate(&self, ino: InodeNo, fh: Option<u64>, size: u64) -> FsResult<()> {
-        let open = match fh.map(|fh| self.handles.get(fh)) {
-            Some(Ok(file)) if file.writable => Some(file),
-            _ => self.handles.writer_of(ino),
-        };
-        if let Some(file) = open {
-            let mut state = file.state.lock().await;
-            if let HandleState::Writer(writer) = &mut *state {
+    /// While a handle writes the file, its shared writer is truncated (whichever handle asked).
+    pub(crate) async fn truncate(&self, ino: InodeNo, size: u64) -> FsResult<()> {
+        if let Some(slot) = self.handles.slot_of(ino) {
+            let mut state = slot.state.lock().await;
+            if !state.closed {
+                let writer = self.slot_writer(ino, &mut state, false).await?;
                 writer.truncate(size).await?;
-                file.touched.store(true, std::sync::atomic::Ordering::SeqCst);
-                self.note_size(ino, writer.size());
+                let size = writer.size();
+                drop(state);
+                self.note_size(ino, size);
                 return Ok(());
             }
         }
@@ -254,8 +450,9 @@ impl BosFs {
         if node.kind == NodeKind::Directory {
             return Err(FsError::IsDirectory);
         }
-        let key = node.key;
+        let key = node.live_key().ok_or(FsError::NotFound)?.to_string();
         let meta = self.known_meta(&key).await?;
+        let gen = node.perms_gen;
         let options = self.put_options(&key, Some(&meta), &node.perms);
         if size == 0 {
             let put = self
@@ -268,8 +465,8 @@ impl BosFs {
                 last_modified: SystemTime::now(),
             };
             let attr = committed_attr(&key, &done, &options, ObjectType::Normal);
-            self.index_note(&key, &attr);
-            self.cache().put_found(&key, attr);
+            self.note_stored_attr(&key, attr);
+            self.inodes().perms_stored(ino, gen);
             return Ok(());
         }
         if meta.size == size {
@@ -292,8 +489,8 @@ impl BosFs {
         match result {
             Ok(done) => {
                 let attr = committed_attr(&key, &done, &options, writer.object_type());
-                self.index_note(&key, &attr);
-                self.cache().put_found(&key, attr);
+                self.note_stored_attr(&key, attr);
+                self.inodes().perms_stored(ino, gen);
                 Ok(())
             }
             Err(e) => {
@@ -303,45 +500,56 @@ impl BosFs {
         }
     }
 
-    /// Commit `writer` of `file` now (rename of a file still being written).
-    pub(crate) async fn commit_handle(&self, file: &OpenFile, writer: &mut FileWriter) -> FsResult<Committed> {
-        self.commit(file, writer).await
+    /// Put the inode's pending attribute changes into the writer's options, when its next
+    /// commit sends them (a stream writer with changes). Returns the generation they carry.
+    fn prepare_commit(&self, ino: InodeNo, state: &mut SlotState) -> FsResult<Option<u64>> {
+        let Some(writer) = state.writer.as_mut() else {
+            return Ok(None);
+        };
+        if !writer.carries_options() {
+            return Ok(None);
+        }
+        let node = self.node(ino)?;
+        let mut options = writer.options();
+        meta_codec::encode_perms(&node.perms, false, &mut options.user_meta);
+        crate::fs::persist::check_size(&options.user_meta)?;
+        writer.set_options(options);
+        Ok(Some(node.perms_gen))
     }
 
-    async fn commit(&self, file: &OpenFile, writer: &mut FileWriter) -> FsResult<Committed> {
+    /// Store the slot's writer under the inode's current key with its current attributes
+    /// (nothing when nothing changed, or when the inode lost its name); the cache, the
+    /// attribute index and the inode learn what is stored.
+    pub(crate) async fn commit_slot(&self, ino: InodeNo, state: &mut SlotState) -> FsResult<Option<Committed>> {
+        if state.orphaned || state.writer.is_none() {
+            return Ok(None);
+        }
+        let node = self.node(ino)?;
+        let Some(key) = node.live_key().map(str::to_string) else {
+            self.orphan_slot(state).await;
+            return Ok(None);
+        };
+        let carried = self.prepare_commit(ino, state)?;
+        let Some(writer) = state.writer.as_mut() else {
+            return Ok(None);
+        };
         let done = writer.commit().await.inspect_err(|e| {
-            log::error!("upload of {:?} failed: {e}", file.key);
+            log::error!("upload of {key:?} failed: {e}");
         })?;
         let options = writer.options();
-        let attr = committed_attr(&file.key, &done, &options, writer.object_type());
-        self.index_note(&file.key, &attr);
-        self.cache().put_found(&file.key, attr.clone());
-        self.inodes().update(file.ino, |n| {
-            // What the commit stored is now the object's own; keep only what differs.
-            if n.perms.merged(attr.perms) == attr.perms {
-                n.perms = Perms::default();
-            }
-        });
-        self.note_size(file.ino, done.size);
-        Ok(done)
+        let attr = committed_attr(&key, &done, &options, writer.object_type());
+        self.note_stored_attr(&key, attr);
+        if let Some(gen) = carried {
+            self.inodes().perms_stored(ino, gen);
+        }
+        self.note_size(ino, done.size);
+        Ok(Some(done))
     }
 
-    fn open_writer(&self, ino: InodeNo, key: String, writer: FileWriter) -> u64 {
-        let size = writer.size();
-        {
-            let mut inodes = self.inodes();
-            inodes.update(ino, |n| {
-                let local = n.local.get_or_insert(LocalFile {
-                    size,
-                    mtime: SystemTime::now(),
-                    writers: 0,
-                });
-                local.writers += 1;
-                local.size = size;
-            });
-            inodes.open_handle(ino);
-        }
-        self.handles.insert(ino, key, HandleState::Writer(Box::new(writer)))
+    /// The object at `key` is now `attr` (after an upload of ours).
+    fn note_stored_attr(&self, key: &str, attr: ObjectAttr) {
+        self.index_note(key, &attr);
+        self.cache().put_found(key, attr);
     }
 
     fn note_size(&self, ino: InodeNo, size: u64) {

@@ -17,10 +17,12 @@
 //! Module map: [`lookup`](self) (stat of names), `dir` (readdir), `mutate` (mkdir, rmdir,
 //! unlink, setattr), `persist` (storing attribute changes), `xattr`, `symlink`, `rename`
 //! (+ `stream_copy` when the server refuses a copy), `io` (open/create/read/write/flush/
-//! release), `handles`.
+//! release), `handles` (open files and the one shared writer per inode), `background`
+//! (tracked tasks awaited at shutdown).
 
 pub mod attr;
 pub mod attr_index;
+pub mod background;
 mod dir;
 pub mod error;
 mod handles;
@@ -153,10 +155,8 @@ pub struct BosFs {
     copy_refused: std::sync::atomic::AtomicBool,
     /// This filesystem, for background tasks (set by [`BosFs::start_background`]).
     me: std::sync::OnceLock<std::sync::Weak<BosFs>>,
-    /// Files whose attribute changes are deferred (see `persist`), with the deferral's number.
-    deferred: Mutex<HashMap<InodeNo, u64>>,
-    /// Numbers deferrals.
-    defer_seq: std::sync::atomic::AtomicU64,
+    /// Tracked background tasks: deferred attribute stores and index writes.
+    background: background::Background,
     /// Renames of files hold it shared, background stores of deferred changes exclusively:
     /// a rename never copies an object whose deferred changes are being stored.
     deferred_io: tokio::sync::RwLock<()>,
@@ -165,6 +165,7 @@ pub struct BosFs {
 impl BosFs {
     /// A filesystem over `api` with `config`.
     pub fn new(api: Arc<dyn BosApi>, config: FsConfig) -> Self {
+        let background = background::Background::default();
         BosFs {
             inodes: Mutex::new(InodeTable::new(&config.prefix)),
             cache: Mutex::new(MetaCache::new(config.cache_capacity, config.metadata_ttl)),
@@ -174,10 +175,9 @@ impl BosFs {
             mount_time: SystemTime::now(),
             copy_refused: std::sync::atomic::AtomicBool::new(false),
             me: std::sync::OnceLock::new(),
-            deferred: Mutex::new(HashMap::new()),
-            defer_seq: std::sync::atomic::AtomicU64::new(0),
             deferred_io: tokio::sync::RwLock::new(()),
-            indexes: attr_index::AttrIndexes::new(api.clone(), config.bucket.clone()),
+            indexes: attr_index::AttrIndexes::new(api.clone(), config.bucket.clone(), background.clone()),
+            background,
             api,
             config,
         }

@@ -113,10 +113,13 @@ impl BosFs {
         let key = child_key(&parent_node.key, name, NodeKind::File);
         let existing = self.inodes().child(parent, name);
         let being_written = existing.as_ref().is_some_and(|n| n.local.is_some());
-        if let Some(node) = &existing {
-            // Attribute changes waiting for a file being removed are moot.
-            self.take_deferred(node.ino);
-        }
+        // An open writer of the file must never store it again: hold its slot while the
+        // object goes, then orphan it.
+        let slot = existing.as_ref().and_then(|n| self.handles.slot_of(n.ino));
+        let mut slot_state = match &slot {
+            Some(slot) => Some(slot.state.lock().await),
+            None => None,
+        };
         match self.api.delete_object(&self.config.bucket, &key).await {
             Ok(()) => {}
             Err(e) if e.is_not_found() && being_written => {}
@@ -128,14 +131,22 @@ impl BosFs {
         }
         self.index_forget(&key);
         self.forget_name(parent, name, &key);
+        if let Some(state) = slot_state.as_deref_mut() {
+            self.orphan_slot(state).await;
+        }
+        if let Some(node) = existing {
+            // Attribute changes waiting for a file that is gone are moot.
+            self.inodes().perms_stored(node.ino, node.perms_gen);
+        }
         Ok(())
     }
 
-    /// Change attributes of `ino`; `fh` is the handle of an ftruncate.
-    pub async fn setattr(&self, ino: InodeNo, fh: Option<u64>, changes: SetAttr) -> FsResult<FsAttr> {
+    /// Change attributes of `ino`; `_fh` is the handle of an ftruncate (a size change goes to
+    /// the inode's shared writer whichever handle asks).
+    pub async fn setattr(&self, ino: InodeNo, _fh: Option<u64>, changes: SetAttr) -> FsResult<FsAttr> {
         if let Some(size) = changes.size {
             self.check_writable()?;
-            self.truncate(ino, fh, size).await?;
+            self.truncate(ino, size).await?;
         }
         let touches_perms = changes.mode.is_some()
             || changes.uid.is_some()
@@ -144,15 +155,17 @@ impl BosFs {
             || changes.atime.is_some();
         if touches_perms {
             self.check_writable()?;
-            self.inodes().update(ino, |node| {
-                let p = &mut node.perms;
-                p.mode = changes.mode.map(|m| (m & 0o7777) as u16).or(p.mode);
-                p.uid = changes.uid.or(p.uid);
-                p.gid = changes.gid.or(p.gid);
-                p.mtime = changes.mtime.or(p.mtime);
-                p.atime = changes.atime.or(p.atime);
-            });
-            self.persist_perms(ino).await?;
+            let gen = self
+                .inodes()
+                .change_perms(ino, |p| {
+                    p.mode = changes.mode.map(|m| (m & 0o7777) as u16).or(p.mode);
+                    p.uid = changes.uid.or(p.uid);
+                    p.gid = changes.gid.or(p.gid);
+                    p.mtime = changes.mtime.or(p.mtime);
+                    p.atime = changes.atime.or(p.atime);
+                })
+                .ok_or(FsError::StaleInode(ino.0))?;
+            self.persist_perms(ino, gen).await?;
         }
         self.getattr(ino).await
     }

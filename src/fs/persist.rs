@@ -1,40 +1,42 @@
 //! Storing attribute changes (chmod, chown, utimes, extended attributes) in the object's
 //! user metadata.
 //!
-//! - A file with an open writer whose next commit uploads anyway: the writer's options get
-//!   the new metadata and the commit carries it — no extra request.
+//! - A file whose shared writer has changes to commit: the commit carries them — no extra
+//!   request (the inode's pending changes are encoded when it commits, see `io`).
 //! - Any other file: CopyObject of the object onto itself with the `replace` directive,
 //!   conditioned on the ETag we know (`x-bce-copy-source-if-match`); if someone changed the
 //!   object meanwhile, HEAD it and try once more over its current metadata. An open append
 //!   writer first sends what it holds, so the object exists. The copy keeps the content,
-//!   storage class and object type; it would move Last-Modified, so the current mtime is
-//!   stored with it when none was (chmod must not look like a content change).
-//! - A directory: its "dir/" marker is put again with the new metadata (the root has no
-//!   marker: its attributes stay in memory).
+//!   storage class, object type and content headers; it would move Last-Modified, so the
+//!   current mtime is stored with it when none was (chmod must not look like a content change).
+//! - A directory: its "dir/" marker is put again with the new metadata, at once (the root has
+//!   no marker: its attributes stay in memory).
 //!
-//! Changes are held on the inode ([`crate::fs::attr::Perms`]) until stored, so stat shows them at once.
+//! The rule a user can rely on — chmod, chown and utimes of a file are visible at once on the
+//! mount and stored in the bucket at the latest when the file is next closed or fsync'd, when
+//! the mount stops (unmount, SIGTERM), or [`DEFER_DELAY`] after the change if the file is not
+//! being written (a file being written gets them with its content at close). In between they
+//! may be folded into the file's next rename (one CopyObject with the `replace` directive, so
+//! rsync's close, utimes, chmod, rename costs PutObject + CopyObject + DeleteObject). A mount
+//! killed with SIGKILL inside that window loses the change, never content. Extended attributes
+//! (setxattr, removexattr) are stored before the call returns.
 //!
-//! Deferred changes: chmod, chown and utimes of a file whose object we know in full (cached
-//! metadata, e.g. our own commit a moment ago) and that has no writer to carry them are not
-//! stored at once but [`DEFER_DELAY`] later, folded into the next operation on the file:
-//! a rename stores them with its one CopyObject (`replace` directive, see `rename`), so
-//! rsync's close, utimes, chmod, rename costs PutObject + CopyObject + DeleteObject instead
-//! of two more copies; otherwise a CopyObject onto itself stores them after the delay, at
-//! fsync, or at unmount / SIGTERM ([`BosFs::flush_deferred_all`]). The durability window:
-//! a mount killed with SIGKILL (or a machine that dies) within [`DEFER_DELAY`] of such a
-//! change loses that attribute change — never content, which close already stored. A
-//! failure to store one later is logged and retried at unmount; stat keeps showing it.
-//! Without a running background ([`BosFs::start_background`]) nothing is deferred.
+//! Pending changes live on the inode (pinned while they wait, see `inode`), numbered: a store
+//! clears only the generation it stored, so a change arriving during a store or a commit is
+//! never lost. Every delayed store is a tracked [`crate::fs::background`] task; stopping the
+//! mount ends the waiting ones and stores everything pending, many at once
+//! ([`DRAIN_CONCURRENCY`]).
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::stream::{self, StreamExt};
 
-use crate::bos::{CopyConditions, CopyOptions, ErrorKind, MetadataDirective, ObjectMeta, PutOptions};
+use crate::bos::{CopyConditions, CopyOptions, ErrorKind, MetadataDirective, ObjectMeta, ObjectType, PutOptions};
 use crate::fs::attr::{NodeKind, ObjectAttr, Perms};
 use crate::fs::error::{FsError, FsResult};
-use crate::fs::handles::HandleState;
+use crate::fs::handles::SlotState;
 use crate::fs::inode::{Inode, InodeNo};
 use crate::fs::meta_codec;
 use crate::fs::{path_of, BosFs};
@@ -42,159 +44,194 @@ use crate::fs::{path_of, BosFs};
 /// How long an attribute change of a file waits to be folded into its next operation.
 pub const DEFER_DELAY: Duration = Duration::from_millis(500);
 
+/// Attribute stores sent at once when the mount stops.
+pub const DRAIN_CONCURRENCY: usize = 32;
+
 /// How user metadata changes: a function of the current metadata.
 pub(crate) type MetaEdit<'a> = &'a (dyn Fn(&mut BTreeMap<String, String>) -> FsResult<()> + Sync);
 
 impl BosFs {
-    /// Let deferred attribute changes be stored in the background (see the module doc).
+    /// Let attribute changes be stored in the background (see the module doc); without it
+    /// every change is stored before setattr returns.
     pub fn start_background(self: &Arc<Self>) {
         let _ = self.me.set(Arc::downgrade(self));
     }
 
-    /// Store (or defer, see the module doc) the attribute changes held on inode `ino`.
-    pub(crate) async fn persist_perms(&self, ino: InodeNo) -> FsResult<()> {
+    /// Store (or defer, see the module doc) the attribute changes of `ino`, the latest being
+    /// generation `gen`.
+    pub(crate) async fn persist_perms(&self, ino: InodeNo, gen: u64) -> FsResult<()> {
         let node = self.node(ino)?;
-        if node.perms == Perms::default() {
+        if !node.has_pending_perms() {
             return Ok(());
         }
-        if node.kind != NodeKind::Directory && self.try_defer(&node).await? {
-            return Ok(());
-        }
-        self.persist_now(ino).await
-    }
-
-    /// Defer the changes of file `node` when they can wait; E2BIG is still reported now.
-    async fn try_defer(&self, node: &Inode) -> FsResult<bool> {
-        let Some(me) = self.me.get().cloned() else {
-            return Ok(false);
+        let me = self.me.get().and_then(std::sync::Weak::upgrade);
+        let Some(me) = me.filter(|_| node.kind != NodeKind::Directory && !self.background.stopping()) else {
+            return self.persist_now(ino).await;
         };
-        if let Some(file) = self.handles.writer_of(node.ino) {
-            let state = file.state.lock().await;
-            if let HandleState::Writer(writer) = &*state {
-                if writer.carries_options() || writer.object_type() == crate::bos::ObjectType::Appendable {
-                    return Ok(false);
-                }
-            }
-        }
-        let meta = match self.cache().get(&node.key) {
-            Some(crate::fs::meta_cache::Cached::Found(ObjectAttr {
-                kind: NodeKind::File,
-                meta: Some(meta),
-                ..
-            })) => meta,
-            _ => return Ok(false),
-        };
-        let mut user_meta = meta.user_meta.clone();
-        meta_codec::encode_perms(&node.perms, false, &mut user_meta);
-        check_size(&user_meta)?;
-        let seq = self.defer_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.deferred().insert(node.ino, seq);
-        let ino = node.ino;
-        tokio::spawn(async move {
-            tokio::time::sleep(DEFER_DELAY).await;
-            if let Some(fs) = me.upgrade() {
-                fs.flush_deferred_if(ino, Some(seq)).await;
-            }
-        });
-        Ok(true)
-    }
-
-    fn deferred(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<InodeNo, u64>> {
-        self.deferred.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Whether `ino` had deferred changes (now no longer deferred: the caller stores them).
-    pub(crate) fn take_deferred(&self, ino: InodeNo) -> bool {
-        self.deferred().remove(&ino).is_some()
-    }
-
-    /// Store `ino`'s deferred changes now (when `seq` is given: only if still that deferral).
-    pub(crate) async fn flush_deferred_if(&self, ino: InodeNo, seq: Option<u64>) {
-        let _exclusive = self.deferred_io.write().await;
+        // E2BIG is reported now, not when the change is stored.
+        if let Some(crate::fs::meta_cache::Cached::Found(ObjectAttr { meta: Some(meta), .. })) =
+            self.cache().get(&node.key)
         {
-            let mut deferred = self.deferred();
-            match (deferred.get(&ino), seq) {
-                (Some(have), Some(want)) if *have != want => return,
-                (None, _) => return,
-                _ => {}
-            }
-            deferred.remove(&ino);
+            let mut user_meta = meta.user_meta.clone();
+            meta_codec::encode_perms(&node.perms, false, &mut user_meta);
+            check_size(&user_meta)?;
         }
-        match self.persist_now(ino).await {
-            Ok(()) | Err(FsError::NotFound) | Err(FsError::StaleInode(_)) => {}
-            Err(e) => {
-                log::warn!(
-                    "storing deferred attribute changes of inode {} failed (retried at unmount): {e}",
-                    ino.0
-                );
-                self.deferred().entry(ino).or_insert(u64::MAX);
-            }
-        }
-    }
-
-    /// Store every deferred change now (unmount, SIGTERM).
-    pub async fn flush_deferred_all(&self) {
-        let all: Vec<InodeNo> = self.deferred().keys().copied().collect();
-        for ino in all {
-            self.flush_deferred_if(ino, None).await;
-        }
-    }
-
-    /// Store the attribute changes held on inode `ino` now.
-    pub(crate) async fn persist_now(&self, ino: InodeNo) -> FsResult<()> {
-        let node = self.node(ino)?;
-        if node.perms == Perms::default() {
-            return Ok(());
-        }
-        let perms = node.perms;
-        let edit = move |meta: &mut BTreeMap<String, String>| {
-            meta_codec::encode_perms(&perms, false, meta);
-            Ok(())
-        };
-        let stored = match node.kind {
-            NodeKind::Directory => {
-                self.edit_dir_meta(&node, &edit).await?;
-                true
-            }
-            _ => self.edit_file_meta(&node, &edit).await?,
-        };
-        if !stored {
-            // Carried by the writer's next commit, which clears them once stored.
-            return Ok(());
-        }
-        self.inodes().update(ino, |n| {
-            if n.perms == perms {
-                n.perms = Perms::default();
+        drop(me);
+        let weak = self.me.get().cloned();
+        self.background.spawn_after(DEFER_DELAY, async move {
+            if let Some(fs) = weak.and_then(|w| w.upgrade()) {
+                fs.store_deferred(ino, gen).await;
             }
         });
         Ok(())
     }
 
-    /// Apply `edit` to the user metadata of file `node` and store it. `Ok(false)`: an open
-    /// writer's next commit will store it.
-    pub(crate) async fn edit_file_meta(&self, node: &Inode, edit: MetaEdit<'_>) -> FsResult<bool> {
-        if let Some(file) = self.handles.writer_of(node.ino) {
-            let mut state = file.state.lock().await;
-            if let HandleState::Writer(writer) = &mut *state {
-                let mut options = writer.options();
-                edit(&mut options.user_meta)?;
-                check_size(&options.user_meta)?;
-                if writer.carries_options() {
-                    writer.set_options(options);
-                    return Ok(false);
-                }
-                // Make sure the object exists (an append writer may still hold its first bytes).
-                writer.fsync().await?;
-                drop(state);
-                self.copy_meta(&node.key, edit).await?;
-                let mut state = file.state.lock().await;
-                if let HandleState::Writer(writer) = &mut *state {
-                    writer.note_options_stored(options);
-                }
-                return Ok(true);
-            }
+    /// The delay of change `gen` of `ino` is over: store it, unless a newer change (with its
+    /// own delay) or another store got there first.
+    async fn store_deferred(&self, ino: InodeNo, gen: u64) {
+        match self.inodes().get(ino) {
+            Some(node) if node.perms_gen == gen && node.has_pending_perms() => {}
+            _ => return,
         }
-        self.copy_meta(&node.key, edit).await?;
+        let _exclusive = self.deferred_io.write().await;
+        if let Err(e) = self.persist_now(ino).await {
+            log::warn!("storing attribute changes of inode {ino} failed (tried again at the next close, fsync or unmount): {e}");
+        }
+    }
+
+    /// Store every pending attribute change and index entry, and await every background task
+    /// (the mount stops). Returns the number of changes that could not be stored.
+    pub(crate) async fn drain_background(&self) -> usize {
+        self.background.stop_and_wait().await;
+        let pending = self.inodes().with_pending_perms();
+        let failures = stream::iter(pending)
+            .map(|ino| async move {
+                match self.persist_now(ino).await {
+                    Ok(()) | Err(FsError::NotFound) | Err(FsError::StaleInode(_)) => 0,
+                    Err(e) => {
+                        let key = self.inodes().get(ino).map(|n| n.key).unwrap_or_default();
+                        log::error!("attribute changes of {key:?} could not be stored: {e}");
+                        1
+                    }
+                }
+            })
+            .buffer_unordered(DRAIN_CONCURRENCY)
+            .fold(0usize, |sum, n| async move { sum + n })
+            .await;
+        self.indexes.flush_all().await;
+        self.background.stop_and_wait().await;
+        failures
+    }
+
+    /// Store the attribute changes pending on inode `ino` now.
+    pub(crate) async fn persist_now(&self, ino: InodeNo) -> FsResult<()> {
+        let node = self.node(ino)?;
+        if !node.has_pending_perms() {
+            return Ok(());
+        }
+        if node.kind == NodeKind::Directory {
+            return self.persist_locked(&node, None).await;
+        }
+        match self.handles.slot_of(ino) {
+            Some(slot) => {
+                let mut state = slot.state.lock().await;
+                let node = self.node(ino)?;
+                self.persist_locked(&node, Some(&mut state)).await
+            }
+            None => self.persist_locked(&node, None).await,
+        }
+    }
+
+    /// Store the changes pending on `node`, whose write slot (if it has one) the caller holds.
+    /// A writer whose next commit carries them leaves them pending for that commit.
+    pub(crate) async fn persist_locked(&self, node: &Inode, slot: Option<&mut SlotState>) -> FsResult<()> {
+        if !node.has_pending_perms() {
+            return Ok(());
+        }
+        let (perms, gen) = (node.perms, node.perms_gen);
+        let Some(key) = node.live_key().map(str::to_string) else {
+            // The file is gone: nothing to store it on.
+            self.inodes().perms_stored(node.ino, gen);
+            return Ok(());
+        };
+        let edit = move |meta: &mut BTreeMap<String, String>| {
+            meta_codec::encode_perms(&perms, node.kind == NodeKind::Directory, meta);
+            Ok(())
+        };
+        if node.kind == NodeKind::Directory {
+            self.edit_dir_meta(node, &edit).await?;
+            self.inodes().perms_stored(node.ino, gen);
+            return Ok(());
+        }
+        let stored = self.edit_file_meta_locked(&key, slot, &edit, false).await;
+        match stored {
+            Ok(true) => {
+                self.inodes().perms_stored(node.ino, gen);
+                Ok(())
+            }
+            Ok(false) => Ok(()),
+            Err(FsError::NotFound) if self.node(node.ino).map(|n| n.key != key).unwrap_or(true) => {
+                // Renamed meanwhile (the rename stored them, or a later store will).
+                Ok(())
+            }
+            Err(FsError::NotFound) => {
+                // Someone removed the object: nothing to store the change on.
+                self.inodes().perms_stored(node.ino, gen);
+                Err(FsError::NotFound)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Apply `edit` to the user metadata of file `node` and store it now (extended
+    /// attributes). `Ok(false)`: the open writer's next commit stores it.
+    pub(crate) async fn edit_file_meta(&self, node: &Inode, edit: MetaEdit<'_>) -> FsResult<bool> {
+        let key = node.live_key().ok_or(FsError::NotFound)?.to_string();
+        match self.handles.slot_of(node.ino) {
+            Some(slot) => {
+                let mut state = slot.state.lock().await;
+                self.edit_file_meta_locked(&key, Some(&mut state), edit, true).await
+            }
+            None => self.edit_file_meta_locked(&key, None, edit, true).await,
+        }
+    }
+
+    /// [`BosFs::edit_file_meta`] for the object at `key`, the caller holding the file's write
+    /// slot. With `into_writer`, a writer with changes to commit takes the edit into its
+    /// options; without, it is left alone (pending attribute changes are encoded at commit).
+    async fn edit_file_meta_locked(
+        &self,
+        key: &str,
+        slot: Option<&mut SlotState>,
+        edit: MetaEdit<'_>,
+        into_writer: bool,
+    ) -> FsResult<bool> {
+        let Some(state) = slot else {
+            self.copy_meta(key, edit).await?;
+            return Ok(true);
+        };
+        if state.orphaned {
+            return Ok(true);
+        }
+        let Some(writer) = state.writer.as_mut() else {
+            self.copy_meta(key, edit).await?;
+            return Ok(true);
+        };
+        let mut options = writer.options();
+        edit(&mut options.user_meta)?;
+        check_size(&options.user_meta)?;
+        if writer.carries_options() {
+            if into_writer {
+                writer.set_options(options);
+            }
+            return Ok(false);
+        }
+        if writer.object_type() == ObjectType::Appendable {
+            // Make sure the object exists (an append writer may still hold its first bytes).
+            writer.fsync().await?;
+        }
+        self.copy_meta(key, edit).await?;
+        writer.note_options_stored(options);
         Ok(true)
     }
 
@@ -318,14 +355,11 @@ impl BosFs {
         self.cache().put_found(key, attr);
     }
 
-    /// The options of an open writer of `ino`, which its next commit stores.
+    /// The options of the writer of `ino`, which its next commit stores.
     pub(crate) async fn writer_options(&self, ino: InodeNo) -> Option<PutOptions> {
-        let file = self.handles.writer_of(ino)?;
-        let state = file.state.lock().await;
-        match &*state {
-            HandleState::Writer(writer) => Some(writer.options()),
-            HandleState::Reader(_) => None,
-        }
+        let slot = self.handles.slot_of(ino)?;
+        let state = slot.state.lock().await;
+        state.writer.as_ref().map(|w| w.options())
     }
 }
 

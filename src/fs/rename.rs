@@ -53,7 +53,29 @@ impl BosFs {
         let to_dir = self.dir_node(new_parent)?;
         let from = child_key(&from_dir.key, name, NodeKind::File);
         let to = child_key(&to_dir.key, new_name, NodeKind::File);
-        self.commit_open_writer(parent, name).await?;
+        // An open writer of the source is stored first (as fsync would) and dropped: its next
+        // write opens a writer over the object at the new key. The slot stays locked so no
+        // write or commit lands on the old key meanwhile. An open writer of the target is
+        // orphaned once the target is replaced: its file is nobody's any more.
+        let source_slot = self.inodes().child(parent, name).and_then(|n| self.handles.slot_of(n.ino));
+        let mut source_state = match &source_slot {
+            Some(slot) => {
+                let mut state = slot.state.lock().await;
+                self.commit_slot(slot.ino, &mut state).await?;
+                state.writer = None;
+                Some(state)
+            }
+            None => None,
+        };
+        let target_slot = self
+            .inodes()
+            .child(new_parent, new_name)
+            .and_then(|n| self.handles.slot_of(n.ino))
+            .filter(|t| source_slot.as_ref().is_none_or(|s| !std::sync::Arc::ptr_eq(s, t)));
+        let mut target_state = match &target_slot {
+            Some(slot) => Some(slot.state.lock().await),
+            None => None,
+        };
         let _no_deferred_store = self.deferred_io.read().await;
         let source = self.stat_path(&from).await?;
         // What a listing merely lacks is not trusted here: renaming onto a name someone just
@@ -78,7 +100,7 @@ impl BosFs {
             NodeKind::File | NodeKind::Symlink => {
                 names::check_new_key(&to)?;
                 let node = self.inodes().child(parent, name);
-                if let Some(node) = node.filter(|n| self.take_deferred(n.ino)) {
+                if let Some(node) = node.filter(|n| n.has_pending_perms()) {
                     match self.rename_with_perms(&from, &to, &source, node.perms).await {
                         Ok(stored) => {
                             self.index_forget(&from);
@@ -90,17 +112,16 @@ impl BosFs {
                                 cache.put_missing(path_of(&from));
                                 cache.put_found(path_of(&to), attr);
                             }
-                            self.inodes().update(node.ino, |n| {
-                                if n.perms == node.perms {
-                                    n.perms = Perms::default();
-                                }
-                            });
+                            self.inodes().perms_stored(node.ino, node.perms_gen);
                             self.inodes().rename(parent, name, new_parent, new_name);
+                            if let Some(state) = target_state.as_deref_mut() {
+                                self.orphan_slot(state).await;
+                            }
                             return Ok(());
                         }
                         Err(e) => {
                             log::debug!("rename of {from:?} with its attribute changes: {e}; storing them first");
-                            self.persist_now(node.ino).await?;
+                            self.persist_locked(&node, source_state.as_deref_mut()).await?;
                         }
                     }
                 }
@@ -129,6 +150,23 @@ impl BosFs {
                 // The index moves with the other keys: write what waits for it first.
                 self.indexes.flush_tree(&from_dir_key).await;
                 self.indexes.discard_tree(&to_dir_key).await;
+                // Files open for writing below it are stored first and their writers dropped
+                // (held, so nothing lands on an old key while the tree moves).
+                let mut open_below = Vec::new();
+                for slot in self.handles.all_slots() {
+                    let below = self.inodes().get(slot.ino).is_some_and(|n| n.key.starts_with(&from_dir_key));
+                    if below {
+                        open_below.push(slot);
+                    }
+                }
+                open_below.sort_by_key(|s| s.ino);
+                let mut held = Vec::new();
+                for slot in &open_below {
+                    let mut state = slot.state.lock().await;
+                    self.commit_slot(slot.ino, &mut state).await?;
+                    state.writer = None;
+                    held.push(state);
+                }
                 let moved = self.rename_tree(&from_dir_key, &to_dir_key).await;
                 self.indexes.discard_tree(&from_dir_key).await;
                 moved?;
@@ -147,6 +185,10 @@ impl BosFs {
             cache.put_found(path_of(&to), moved);
         }
         self.inodes().rename(parent, name, new_parent, new_name);
+        if let Some(state) = target_state.as_deref_mut() {
+            self.orphan_slot(state).await;
+        }
+        drop(source_state);
         Ok(())
     }
 
@@ -173,25 +215,6 @@ impl BosFs {
         self.delete_quietly(from).await?;
         stored.key = to.to_string();
         Ok(stored)
-    }
-
-    /// A file still open for writing (or whose last handle is being released) is committed
-    /// before it is renamed: rsync renames its temp file right after close and utimes, while
-    /// the release that uploads an empty file may still be queued.
-    async fn commit_open_writer(&self, parent: InodeNo, name: &str) -> FsResult<()> {
-        let Some(node) = self.inodes().child(parent, name) else {
-            return Ok(());
-        };
-        if node.local.is_none() {
-            return Ok(());
-        }
-        if let Some(file) = self.handles.writer_of(node.ino) {
-            let mut state = file.state.lock().await;
-            if let crate::fs::handles::HandleState::Writer(writer) = &mut *state {
-                self.commit_handle(&file, writer).await?;
-            }
-        }
-        Ok(())
     }
 
     async fn dir_is_empty(&self, dir_key: &str) -> FsResult<bool> {

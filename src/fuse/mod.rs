@@ -40,17 +40,30 @@ pub struct FuseAdapter {
     fs: Arc<BosFs>,
     runtime: tokio::runtime::Handle,
     queues: Arc<HandleQueues>,
+    tasks: tokio_util::task::TaskTracker,
 }
 
 impl FuseAdapter {
     /// An adapter running `fs`'s operations on `runtime`.
     pub fn new(fs: Arc<BosFs>, runtime: tokio::runtime::Handle) -> Self {
-        let queues = Arc::new(HandleQueues::new(runtime.clone()));
-        FuseAdapter { fs, runtime, queues }
+        let tasks = tokio_util::task::TaskTracker::new();
+        let queues = Arc::new(HandleQueues::new(runtime.clone(), tasks.clone()));
+        FuseAdapter {
+            fs,
+            runtime,
+            queues,
+            tasks,
+        }
+    }
+
+    /// Every task answering a request: the session's end awaits them before the filesystem
+    /// stops, so no release or rename is cut short.
+    pub fn tasks(&self) -> tokio_util::task::TaskTracker {
+        self.tasks.clone()
     }
 
     fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
-        self.runtime.spawn(task);
+        self.tasks.spawn_on(task, &self.runtime);
     }
 }
 

@@ -19,14 +19,16 @@ type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 #[derive(Debug)]
 pub(crate) struct HandleQueues {
     runtime: tokio::runtime::Handle,
+    tasks: tokio_util::task::TaskTracker,
     senders: Mutex<HashMap<u64, mpsc::UnboundedSender<Job>>>,
 }
 
 impl HandleQueues {
-    /// No queues yet; drain tasks run on `runtime`.
-    pub(crate) fn new(runtime: tokio::runtime::Handle) -> Self {
+    /// No queues yet; drain tasks run on `runtime`, tracked by `tasks`.
+    pub(crate) fn new(runtime: tokio::runtime::Handle, tasks: tokio_util::task::TaskTracker) -> Self {
         HandleQueues {
             runtime,
+            tasks,
             senders: Mutex::new(HashMap::new()),
         }
     }
@@ -34,11 +36,11 @@ impl HandleQueues {
     /// Start the queue of a newly opened handle (before the open is answered).
     pub(crate) fn open(&self, fh: u64) {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
-        self.runtime.spawn(async move {
+        self.tasks.spawn_on(async move {
             while let Some(job) = rx.recv().await {
                 job.await;
             }
-        });
+        }, &self.runtime);
         self.senders.lock().unwrap_or_else(|p| p.into_inner()).insert(fh, tx);
     }
 
@@ -53,7 +55,7 @@ impl HandleQueues {
             },
             None => job,
         };
-        self.runtime.spawn(unsent);
+        self.tasks.spawn_on(unsent, &self.runtime);
     }
 
     /// The handle was released: its queue ends once the jobs already in it are done.
@@ -70,7 +72,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn jobs_of_one_handle_run_in_arrival_order() {
-        let queues = HandleQueues::new(tokio::runtime::Handle::current());
+        let queues = HandleQueues::new(tokio::runtime::Handle::current(), tokio_util::task::TaskTracker::new());
         queues.open(7);
         let seen = Arc::new(Mutex::new(Vec::new()));
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();

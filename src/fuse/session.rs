@@ -4,7 +4,10 @@
 //! 127.0.0.1:0; build the HTTP client; check endpoint, credentials and bucket with a
 //! HeadBucket under short timeouts (a one-line reason and a non-zero exit when wrong);
 //! mount with fuser; then wait for SIGINT/SIGTERM or an external unmount
-//! (`fusermount3 -u`). On a signal, open uploads are finished before unmounting.
+//! (`fusermount3 -u`). On a signal the mount is unmounted (lazily when files are open, which
+//! keep working until closed, for at most [`SESSION_END_TIMEOUT`]); then every request in
+//! flight is awaited and the filesystem stops ([`BosFs::shutdown`]): pending attribute changes
+//! and index entries are stored, files still open keep their last stored version.
 //!
 //! Without `--foreground` the command re-executes itself in the foreground as a detached
 //! child (new session, stdio on /dev/null) and waits on a pipe for "mounted" or the
@@ -62,6 +65,7 @@ fn run_foreground(args: &MountArgs, config: FsConfig, notifier: &ReadyPipe) -> R
     let fs = Arc::new(BosFs::new(api, config));
     fs.start_background();
     let adapter = FuseAdapter::new(fs.clone(), runtime.handle().clone());
+    let requests = adapter.tasks();
     let mut session = fuser::Session::new(adapter, &args.mountpoint, &fuse_config(args))
         .map_err(|e| format!("cannot mount on {}: {e}", args.mountpoint.display()))?;
     let mut unmounter = session.unmount_callable();
@@ -76,9 +80,11 @@ fn run_foreground(args: &MountArgs, config: FsConfig, notifier: &ReadyPipe) -> R
     notifier.send("mounted");
     let mut ended = ended_rx;
     let signalled = runtime.block_on(wait_for_end(&mut ended));
-    let failures = if signalled {
-        log::info!("finishing open uploads before unmounting");
-        let failures = runtime.block_on(fs.commit_all());
+    let mut session_over = true;
+    if signalled {
+        // Unmount first: files still open keep working (a lazy unmount) and are stored when
+        // closed; what is still open when the wait ends keeps its last stored version.
+        log::info!("unmounting {}", args.mountpoint.display());
         if let Err(e) = unmounter.unmount() {
             log::warn!(
                 "unmount of {} failed ({e}); detaching it lazily",
@@ -88,16 +94,26 @@ fn run_foreground(args: &MountArgs, config: FsConfig, notifier: &ReadyPipe) -> R
         }
         let waited = runtime.block_on(async { tokio::time::timeout(SESSION_END_TIMEOUT, &mut ended).await });
         if waited.is_err() {
-            log::warn!("files are still open after {SESSION_END_TIMEOUT:?}; exiting anyway");
-            runtime.shutdown_timeout(Duration::from_secs(1));
-            return Ok(());
+            log::warn!("files are still open after {SESSION_END_TIMEOUT:?}; stopping anyway");
+            session_over = false;
         }
-        failures
-    } else {
-        runtime.block_on(fs.commit_all())
-    };
+    }
+    // Every request answered, then everything the filesystem still holds stored.
+    requests.close();
+    let answered = runtime.block_on(async { tokio::time::timeout(SESSION_END_TIMEOUT, requests.wait()).await });
+    if answered.is_err() {
+        log::warn!("requests still running after {SESSION_END_TIMEOUT:?}; stopping anyway");
+    }
+    let failures = runtime.block_on(fs.shutdown());
+    if !session_over {
+        if failures > 0 {
+            log::error!("{failures} change(s) could not be stored");
+        }
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        return Ok(());
+    }
     if failures > 0 {
-        log::error!("{failures} upload(s) could not be finished");
+        log::error!("{failures} change(s) could not be stored");
     }
     if loop_thread.join().is_err() {
         log::error!("the FUSE session thread panicked");
