@@ -271,7 +271,9 @@ impl BosFs {
                 r.set_object(attr.size, etag);
             }
         }
-        let (_, reader) = reader.as_mut().ok_or_else(|| FsError::Internal("reader vanished".into()))?;
+        let (_, reader) = reader
+            .as_mut()
+            .ok_or_else(|| FsError::Internal("reader vanished".into()))?;
         Ok(reader.read(offset, size).await?)
     }
 
@@ -304,8 +306,8 @@ impl BosFs {
         Ok(written as u32)
     }
 
-    /// flush (each close of a descriptor): store the inode's writer under its current key,
-    /// then its pending attribute changes; the error is the caller's.
+    /// flush (each close of a descriptor): for a write handle, store the inode's writer under
+    /// its current key, then its pending attribute changes; the error is the caller's.
     pub async fn flush(&self, fh: u64) -> FsResult<()> {
         let file = self.handles.get(fh)?;
         if file.writable {
@@ -316,10 +318,11 @@ impl BosFs {
                 if let Some(node) = pending {
                     self.persist_locked(&node, Some(&mut state)).await?;
                 }
-                return Ok(());
             }
         }
-        self.persist_now(file.ino).await
+        // A descriptor that only read (rsync reads its temp file back between close and
+        // chmod) stores nothing: its close is no durability point for attributes.
+        Ok(())
     }
 
     /// fsync: what the writer can make durable now (see [`FileWriter::fsync`]), then the

@@ -13,7 +13,8 @@
 //!   no marker: its attributes stay in memory).
 //!
 //! The rule a user can rely on — chmod, chown and utimes of a file are visible at once on the
-//! mount and stored in the bucket at the latest when the file is next closed or fsync'd, when
+//! mount and stored in the bucket at the latest when a descriptor that wrote the file is next
+//! closed, when the file is fsync'd, when
 //! the mount stops (unmount, SIGTERM), or [`DEFER_DELAY`] after the change if the file is not
 //! being written (a file being written gets them with its content at close). In between they
 //! may be folded into the file's next rename (one CopyObject with the `replace` directive, so
@@ -60,6 +61,7 @@ impl BosFs {
     /// Store (or defer, see the module doc) the attribute changes of `ino`, the latest being
     /// generation `gen`.
     pub(crate) async fn persist_perms(&self, ino: InodeNo, gen: u64) -> FsResult<()> {
+        log::debug!("attribute change of inode {ino}, generation {gen}");
         let node = self.node(ino)?;
         if !node.has_pending_perms() {
             return Ok(());
@@ -94,6 +96,7 @@ impl BosFs {
             _ => return,
         }
         let _exclusive = self.deferred_io.write().await;
+        log::debug!("deferred store of inode {ino} generation {gen}");
         if let Err(e) = self.persist_now(ino).await {
             log::warn!("storing attribute changes of inode {ino} failed (tried again at the next close, fsync or unmount): {e}");
         }
@@ -163,6 +166,7 @@ impl BosFs {
             self.inodes().perms_stored(node.ino, gen);
             return Ok(());
         }
+        log::debug!("storing attribute changes {perms:?} (generation {gen}) of {key:?}");
         let stored = self.edit_file_meta_locked(&key, slot, &edit, false).await;
         match stored {
             Ok(true) => {

@@ -57,7 +57,11 @@ impl BosFs {
         // write opens a writer over the object at the new key. The slot stays locked so no
         // write or commit lands on the old key meanwhile. An open writer of the target is
         // orphaned once the target is replaced: its file is nobody's any more.
-        let source_slot = self.inodes().child(parent, name).and_then(|n| self.handles.slot_of(n.ino));
+        log::debug!("rename {from:?} -> {to:?}");
+        let source_slot = self
+            .inodes()
+            .child(parent, name)
+            .and_then(|n| self.handles.slot_of(n.ino));
         let mut source_state = match &source_slot {
             Some(slot) => {
                 let mut state = slot.state.lock().await;
@@ -154,7 +158,10 @@ impl BosFs {
                 // (held, so nothing lands on an old key while the tree moves).
                 let mut open_below = Vec::new();
                 for slot in self.handles.all_slots() {
-                    let below = self.inodes().get(slot.ino).is_some_and(|n| n.key.starts_with(&from_dir_key));
+                    let below = self
+                        .inodes()
+                        .get(slot.ino)
+                        .is_some_and(|n| n.key.starts_with(&from_dir_key));
                     if below {
                         open_below.push(slot);
                     }
@@ -277,11 +284,33 @@ impl BosFs {
             let copied = self.api.copy_object(bucket, from, bucket, to, &options).await?;
             return Ok(copied.etag);
         }
-        let upload_id = self
-            .api
-            .initiate_multipart_upload(bucket, to, &PutOptions::default())
-            .await?;
-        let result = self.copy_parts(from, to, size, &upload_id, &conditions).await;
+        // A multipart upload starts with no metadata: give it the source's, so the copy keeps
+        // mode, owner, times, extended attributes and content headers.
+        let source = self.api.head_object(bucket, from).await?;
+        if conditions
+            .if_match
+            .as_deref()
+            .is_some_and(|etag| !crate::fs::write::existing::same_etag(etag, &source.etag))
+        {
+            return Err(FsError::Bos(crate::bos::BosError::service(
+                412,
+                "PreconditionFailed",
+                format!("{from} changed before its copy started"),
+                "",
+            )));
+        }
+        let options = PutOptions {
+            content_type: source.content_type.clone(),
+            cache_control: source.cache_control.clone(),
+            content_disposition: source.content_disposition.clone(),
+            content_encoding: source.content_encoding.clone(),
+            expires: source.expires.clone(),
+            storage_class: Some(source.storage_class),
+            user_meta: source.user_meta.clone(),
+            ..PutOptions::default()
+        };
+        let upload_id = self.api.initiate_multipart_upload(bucket, to, &options).await?;
+        let result = self.copy_parts(from, to, size, &upload_id, &conditions, &options).await;
         if result.is_err() {
             if let Err(e) = self.api.abort_multipart_upload(bucket, to, &upload_id).await {
                 log::warn!("could not abort the multipart copy of {from:?} to {to:?}: {e}");
@@ -297,6 +326,7 @@ impl BosFs {
         size: u64,
         upload_id: &str,
         conditions: &CopyConditions,
+        options: &PutOptions,
     ) -> FsResult<String> {
         let bucket = &self.config.bucket;
         let ranges: Vec<(u32, u64, u64)> = (0..size.div_ceil(PART_COPY_SIZE))
@@ -333,7 +363,7 @@ impl BosFs {
         parts.sort_by_key(|p| p.part_number);
         let done = self
             .api
-            .complete_multipart_upload(bucket, to, upload_id, &parts, &PutOptions::default())
+            .complete_multipart_upload(bucket, to, upload_id, &parts, options)
             .await?;
         Ok(done.etag)
     }
@@ -355,9 +385,17 @@ impl BosFs {
                     let target = format!("{to}{}", &entry.key[from.len()..]);
                     Box::pin(async move {
                         names::check_new_key(&target)?;
-                        self.copy_key(&entry.key, &target, entry.size, Some(entry.etag.clone()))
+                        match self
+                            .copy_key(&entry.key, &target, entry.size, Some(entry.etag.clone()))
                             .await
-                            .map(|_| ())
+                        {
+                            // An Appendable object the server will not copy: stream it, as a
+                            // file rename does.
+                            Err(FsError::Bos(e)) if self.note_copy_refused(&e) => {
+                                self.copy_by_streaming(&entry.key, &target).await.map(|_| ())
+                            }
+                            other => other.map(|_| ()),
+                        }
                     })
                 })
                 .collect();

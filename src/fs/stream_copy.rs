@@ -6,8 +6,9 @@
 //! one PutObject for a small object, a multipart upload for a large one, so memory stays
 //! within the writer's budget — with the source's content type and user metadata. Every
 //! range read must come from the ETag we started with, and the source is checked once more
-//! after the copy is stored: if it changed meanwhile (a logger appended), the copy is
-//! deleted and the rename fails with ESTALE rather than losing the new lines. The copy is a
+//! after the copy is stored: if it changed meanwhile (a logger appended), the copy is made
+//! again from the new version; after a few tries the rename fails with ESTALE rather than
+//! losing the new lines. A failed copy never deletes the target (it may have existed). The copy is a
 //! Normal object (a rotated log is not appended to again). Once a server has refused such a
 //! copy, the mount goes straight to this path for Appendable sources.
 
@@ -37,14 +38,31 @@ impl BosFs {
         false
     }
 
-    /// Copy `from` to `to` by reading and writing it (see the module doc).
+    /// Copy `from` to `to` by reading and writing it (see the module doc), again from the
+    /// source's new version when it changed during the copy ([`STREAM_COPY_ATTEMPTS`] in all).
     /// Returns the copy's ETag.
     pub(crate) async fn copy_by_streaming(&self, from: &str, to: &str) -> FsResult<String> {
+        for _ in 1..STREAM_COPY_ATTEMPTS {
+            match self.copy_by_streaming_once(from, to).await {
+                Err(FsError::Read(crate::fs::read::ReadError::Changed { .. })) => {
+                    log::info!("{from} changed while it was copied to {to}; copying it again");
+                }
+                other => return other,
+            }
+        }
+        self.copy_by_streaming_once(from, to).await
+    }
+
+    async fn copy_by_streaming_once(&self, from: &str, to: &str) -> FsResult<String> {
         self.cache().invalidate(from);
         let meta = self.head(from).await?;
         let mut options = self.put_options(to, Some(&meta), &Perms::default());
-        // Keep the source's times: a rename does not change them.
+        // Keep the source's times and headers: a rename does not change them.
         options.user_meta = meta.user_meta.clone();
+        options.cache_control = meta.cache_control.clone();
+        options.content_disposition = meta.content_disposition.clone();
+        options.content_encoding = meta.content_encoding.clone();
+        options.expires = meta.expires.clone();
         if !options.user_meta.contains_key(crate::fs::meta_codec::MTIME) {
             options.user_meta.insert(
                 crate::fs::meta_codec::MTIME.into(),
@@ -60,6 +78,7 @@ impl BosFs {
             self.config.write.clone(),
         );
         let chunk = self.config.write.part_size.max(1) as u64;
+        let changed = || FsError::Read(crate::fs::read::ReadError::Changed { key: from.to_string() });
         let result = async {
             let mut offset = 0;
             while offset < meta.size {
@@ -70,7 +89,7 @@ impl BosFs {
                 };
                 let got = self.api.get_object(&bucket, from, Some(range)).await?;
                 if !same_etag(&got.meta.etag, &meta.etag) || got.body.len() as u64 != end - offset {
-                    return Err(FsError::Internal(format!("{from} changed while it was being copied")));
+                    return Err(changed());
                 }
                 writer.write(offset, &got.body).await?;
                 offset = end;
@@ -81,18 +100,20 @@ impl BosFs {
         let done = match result {
             Ok(done) => done,
             Err(e) => {
+                // Nothing was stored: a target that existed is untouched.
                 writer.abort().await;
                 return Err(e);
             }
         };
         let now = self.api.head_object(&bucket, from).await?;
         if !same_etag(&now.etag, &meta.etag) {
-            log::warn!("{from} changed while it was copied to {to}; undoing the copy");
-            let _ = self.api.delete_object(&bucket, to).await;
-            return Err(FsError::Read(crate::fs::read::ReadError::Changed {
-                key: from.to_string(),
-            }));
+            // The copy is complete and consistent (an older version of the source); it is
+            // replaced by the next attempt, never deleted — the target may have existed.
+            return Err(changed());
         }
         Ok(done.etag)
     }
 }
+
+/// Streamed copies tried when the source keeps changing under them.
+const STREAM_COPY_ATTEMPTS: u32 = 3;

@@ -36,11 +36,14 @@ impl HandleQueues {
     /// Start the queue of a newly opened handle (before the open is answered).
     pub(crate) fn open(&self, fh: u64) {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
-        self.tasks.spawn_on(async move {
-            while let Some(job) = rx.recv().await {
-                job.await;
-            }
-        }, &self.runtime);
+        self.tasks.spawn_on(
+            async move {
+                while let Some(job) = rx.recv().await {
+                    job.await;
+                }
+            },
+            &self.runtime,
+        );
         self.senders.lock().unwrap_or_else(|p| p.into_inner()).insert(fh, tx);
     }
 
