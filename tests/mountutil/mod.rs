@@ -249,6 +249,34 @@ impl Mount {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The mount process's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("mount process").id()
+    }
+
+    /// Wait (bounded) for the mount process to exit by itself; its exit code (`None` when a
+    /// signal ended it).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let child = self.child.as_mut().expect("mount process");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "mount did not exit:\n{}", self.log_text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Wait for the mount process, killed by someone, to be gone; then clear its mountpoint.
+    pub fn wait_killed(&mut self, timeout: Duration) {
+        self.wait_exit(timeout);
+        if is_mounted(&self.path) {
+            let _ = Command::new("fusermount3").arg("-uz").arg(&self.path).status();
+        }
+    }
+
     /// Send SIGTERM to the mount process and wait (bounded) for it to exit; returns its exit code.
     pub fn terminate(&mut self, timeout: Duration) -> Option<i32> {
         let child = self.child.as_mut().expect("mount process");
