@@ -135,6 +135,8 @@ fn ls_l_of_2500_entries_with_20ms_latency_listing_index_and_heads() {
                 appendable: None,
                 content_type: None,
                 meta: with_mode.clone(),
+                last_modified: None,
+                headers: Default::default(),
             },
         );
     }

@@ -78,7 +78,11 @@ assert not os.path.exists("scratch")
     );
     assert_eq!(object(&server, "scratch"), None, "the unlinked file reappeared");
     mount.unmount();
-    assert_eq!(object(&server, "scratch"), None, "the unlinked file reappeared at unmount");
+    assert_eq!(
+        object(&server, "scratch"),
+        None,
+        "the unlinked file reappeared at unmount"
+    );
 }
 
 #[test]
@@ -141,8 +145,16 @@ os.kill({pid}, signal.SIGKILL)
         ),
     );
     mount.wait_killed(Duration::from_secs(10));
-    assert_eq!(object(&server, "touched").as_deref(), Some(&b""[..]), "touch not stored at close");
-    assert_eq!(object(&server, "old").as_deref(), Some(&b""[..]), "O_TRUNC not stored at close");
+    assert_eq!(
+        object(&server, "touched").as_deref(),
+        Some(&b""[..]),
+        "touch not stored at close"
+    );
+    assert_eq!(
+        object(&server, "old").as_deref(),
+        Some(&b""[..]),
+        "O_TRUNC not stored at close"
+    );
 }
 
 #[test]
@@ -163,7 +175,10 @@ fn attribute_changes_right_before_an_unmount_are_stored() {
     println!("[unmount] with 100 pending attribute changes at 20 ms latency: {took:?}");
     let fresh = Mount::start(server.endpoint(), &[]);
     for i in 1..=100 {
-        let mode = std::fs::metadata(fresh.join(&format!("f{i}"))).expect("stat").permissions().mode();
+        let mode = std::fs::metadata(fresh.join(&format!("f{i}")))
+            .expect("stat")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o7777, 0o600, "f{i} after a remount");
     }
 }

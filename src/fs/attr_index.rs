@@ -78,17 +78,53 @@ pub struct IndexEntry {
     /// User metadata (names without `x-bce-meta-`).
     #[serde(rename = "m", default)]
     pub meta: BTreeMap<String, String>,
+    /// Last-Modified (Unix seconds) of the version described, when a metadata-only change
+    /// (CopyObject onto itself, which keeps the ETag) made it: the entry then vouches only for
+    /// that version, so a later metadata change this index never learned of is not hidden.
+    #[serde(rename = "lm", default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<i64>,
+    /// Content headers kept with the object, so a change made from the index keeps them.
+    #[serde(rename = "h", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// Unix seconds of `t` (0 before the epoch).
+fn unix_seconds(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 impl IndexEntry {
     /// The entry describing `meta`.
     pub fn of(meta: &ObjectMeta) -> Self {
+        let mut headers = BTreeMap::new();
+        for (name, value) in [
+            ("cache-control", &meta.cache_control),
+            ("content-disposition", &meta.content_disposition),
+            ("content-encoding", &meta.content_encoding),
+            ("expires", &meta.expires),
+        ] {
+            if let Some(value) = value {
+                headers.insert(name.to_string(), value.clone());
+            }
+        }
         IndexEntry {
             etag: meta.etag.clone(),
             appendable: (meta.object_type == ObjectType::Appendable).then(|| "a".to_string()),
             content_type: meta.content_type.clone(),
             meta: meta.user_meta.clone(),
+            last_modified: None,
+            headers,
         }
+    }
+
+    /// Whether this entry describes the listed version: same ETag, and (for an entry made by
+    /// a metadata-only change) the same Last-Modified second.
+    pub fn vouches_for(&self, listed: &crate::bos::ListEntry) -> bool {
+        crate::fs::write::existing::same_etag(&self.etag, &listed.etag)
+            && self
+                .last_modified
+                .is_none_or(|lm| lm == unix_seconds(listed.last_modified))
     }
 
     /// The object metadata this entry and a listing's facts give together.
@@ -100,6 +136,10 @@ impl IndexEntry {
         meta.storage_class = listed.storage_class;
         meta.content_type = self.content_type.clone();
         meta.user_meta = self.meta.clone();
+        meta.cache_control = self.headers.get("cache-control").cloned();
+        meta.content_disposition = self.headers.get("content-disposition").cloned();
+        meta.content_encoding = self.headers.get("content-encoding").cloned();
+        meta.expires = self.headers.get("expires").cloned();
         if self.appendable.is_some() {
             meta.object_type = ObjectType::Appendable;
             meta.next_append_offset = Some(listed.size);
@@ -193,6 +233,16 @@ impl AttrIndexes {
         if let Some(meta) = &attr.meta {
             let strong = !meta.user_meta.is_empty();
             self.change(key, Some(IndexEntry::of(meta)), strong);
+        }
+    }
+
+    /// The file at `key` now carries the metadata of `attr` after a metadata-only change
+    /// (CopyObject onto itself) that the server dated `attr.mtime`.
+    pub fn note_metadata_change(&self, key: &str, attr: &ObjectAttr) {
+        if let Some(meta) = &attr.meta {
+            let mut entry = IndexEntry::of(meta);
+            entry.last_modified = Some(unix_seconds(meta.last_modified));
+            self.change(key, Some(entry), true);
         }
     }
 

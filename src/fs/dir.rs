@@ -352,7 +352,7 @@ impl BosFs {
                 continue;
             };
             match (index.entries.get(name.as_str()), listed.get(&key)) {
-                (Some(known), Some(item)) if same_etag(&known.etag, &etag) => {
+                (Some(known), Some(item)) if same_etag(&known.etag, &etag) && known.vouches_for(item) => {
                     *attr = ObjectAttr::from_meta(known.to_meta(item));
                 }
                 _ => unknown.push((i, key)),

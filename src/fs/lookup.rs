@@ -245,7 +245,7 @@ impl BosFs {
             }
             // Only what the index vouches for: user metadata the listing lacks.
             if let Some(known) = index.as_ref().and_then(|i| i.entries.get(name)) {
-                if crate::fs::write::existing::same_etag(&known.etag, &entry.etag) {
+                if known.vouches_for(entry) {
                     cache.put_found(&entry.key, ObjectAttr::from_meta(known.to_meta(entry)));
                 }
             }

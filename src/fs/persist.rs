@@ -259,7 +259,10 @@ impl BosFs {
             return Ok(());
         }
         let stored = self.copy_with_user_meta(key, key, meta, user_meta).await?;
-        self.note_stored(key, stored);
+        // The copy kept the ETag: the index entry must name this version by its date too.
+        let attr = ObjectAttr::from_meta(stored);
+        self.indexes.note_metadata_change(key, &attr);
+        self.cache().put_found(key, attr);
         Ok(())
     }
 
@@ -350,13 +353,6 @@ impl BosFs {
         self.cache()
             .put_found(path_of(&node.key), ObjectAttr::directory_from_meta(meta));
         Ok(())
-    }
-
-    /// The object at `key` is now `meta` (after a metadata update of ours).
-    pub(crate) fn note_stored(&self, key: &str, meta: ObjectMeta) {
-        let attr = ObjectAttr::from_meta(meta);
-        self.index_note(key, &attr);
-        self.cache().put_found(key, attr);
     }
 
     /// The options of the writer of `ino`, which its next commit stores.

@@ -109,7 +109,7 @@ impl BosFs {
                         Ok(stored) => {
                             self.index_forget(&from);
                             let attr = ObjectAttr::from_meta(stored);
-                            self.index_note(&to, &attr);
+                            self.indexes.note_metadata_change(&to, &attr);
                             {
                                 let mut cache = self.cache();
                                 cache.invalidate_tree(path_of(&from));
