@@ -86,6 +86,9 @@ pub struct IndexEntry {
     /// Content headers kept with the object, so a change made from the index keeps them.
     #[serde(rename = "h", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// Set on entries this mount has not written yet (its own, newest knowledge).
+    #[serde(skip)]
+    pub from_this_mount: bool,
 }
 
 /// Unix seconds of `t` (0 before the epoch).
@@ -115,16 +118,21 @@ impl IndexEntry {
             meta: meta.user_meta.clone(),
             last_modified: None,
             headers,
+            from_this_mount: false,
         }
     }
 
-    /// Whether this entry describes the listed version: same ETag, and (for an entry made by
-    /// a metadata-only change) the same Last-Modified second.
-    pub fn vouches_for(&self, listed: &crate::bos::ListEntry) -> bool {
+    /// Whether this entry describes the listed version, in an index the bucket dated
+    /// `written_at`: same ETag; for an entry made by a metadata-only change the same
+    /// Last-Modified second; and a version older than the index (in whole seconds) unless the
+    /// entry is this mount's own unwritten knowledge. A metadata change that keeps the ETag
+    /// and that the index never learned of (the mount died first) dates the object after the
+    /// index, so the entry is not believed over it.
+    pub fn vouches_for(&self, listed: &crate::bos::ListEntry, written_at: Option<std::time::SystemTime>) -> bool {
+        let listed_at = unix_seconds(listed.last_modified);
         crate::fs::write::existing::same_etag(&self.etag, &listed.etag)
-            && self
-                .last_modified
-                .is_none_or(|lm| lm == unix_seconds(listed.last_modified))
+            && self.last_modified.is_none_or(|lm| lm == listed_at)
+            && (self.from_this_mount || written_at.is_some_and(|w| listed_at < unix_seconds(w)))
     }
 
     /// The object metadata this entry and a listing's facts give together.
@@ -157,6 +165,9 @@ pub struct IndexBody {
     /// Name in the directory → entry.
     #[serde(rename = "e", default)]
     pub entries: BTreeMap<String, IndexEntry>,
+    /// Last-Modified of the index object, as the bucket lists it (see [`IndexEntry::vouches_for`]).
+    #[serde(skip)]
+    pub written_at: Option<std::time::SystemTime>,
 }
 
 #[derive(Debug, Default)]
@@ -187,6 +198,10 @@ struct Shared {
     dirs: Mutex<HashMap<String, DirState>>,
     /// Serialises writers of the index (one flush at a time per mount keeps it simple).
     writing: tokio::sync::Mutex<()>,
+    /// Changes of objects hold it shared from their request to noting the result here; an
+    /// index write holds it exclusively from taking the waiting changes to its PUT, so no
+    /// change the bucket dates before the index can be missing from it.
+    gate: Arc<tokio::sync::RwLock<()>>,
     /// Where delayed flushes run (tracked, so unmount awaits them).
     background: crate::fs::background::Background,
 }
@@ -219,6 +234,7 @@ impl AttrIndexes {
                 bucket,
                 dirs: Mutex::new(HashMap::new()),
                 writing: tokio::sync::Mutex::new(()),
+                gate: Arc::new(tokio::sync::RwLock::new(())),
                 background,
             }),
         }
@@ -244,6 +260,11 @@ impl AttrIndexes {
             entry.last_modified = Some(unix_seconds(meta.last_modified));
             self.change(key, Some(entry), true);
         }
+    }
+
+    /// Hold while changing an object and noting the result here (see `Shared::gate`).
+    pub async fn changing(&self) -> tokio::sync::OwnedRwLockReadGuard<()> {
+        self.shared.gate.clone().read_owned().await
     }
 
     /// The file at `key` is gone.
@@ -340,10 +361,11 @@ impl AttrIndexes {
         let key = index_key(dir_key);
         match self.shared.api.get_object(&self.shared.bucket, &key, None).await {
             Ok(got) => {
-                let body: IndexBody = serde_json::from_slice(&got.body).unwrap_or_else(|e| {
+                let mut body: IndexBody = serde_json::from_slice(&got.body).unwrap_or_else(|e| {
                     log::warn!("ignoring the unreadable attribute index {key:?}: {e}");
                     IndexBody::default()
                 });
+                body.written_at = Some(got.meta.last_modified);
                 let mut dirs = self.dirs();
                 let state = dirs.entry(dir_key.to_string()).or_default();
                 state.known = Some((got.meta.etag.clone(), Arc::new(body.clone())));
@@ -378,6 +400,7 @@ impl AttrIndexes {
     /// conditioned on the version read; again from a fresh read when someone else wrote it.
     async fn flush_dir(&self, dir: &str) {
         let _writing = self.shared.writing.lock().await;
+        let _no_change_in_flight = self.shared.gate.write().await;
         let pending = {
             let mut dirs = self.dirs();
             let Some(state) = dirs.get_mut(dir) else {
@@ -464,7 +487,9 @@ fn apply(body: &mut IndexBody, pending: &BTreeMap<String, Option<IndexEntry>>) {
     for (name, entry) in pending {
         match entry {
             Some(entry) => {
-                body.entries.insert(name.clone(), entry.clone());
+                let mut entry = entry.clone();
+                entry.from_this_mount = true;
+                body.entries.insert(name.clone(), entry);
             }
             None => {
                 body.entries.remove(name);

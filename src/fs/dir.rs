@@ -318,7 +318,11 @@ impl BosFs {
             None if ends_before => self.indexes.load(&handle.key).await?,
             None => None,
         };
-        state.index = body.map(|b| Arc::new(self.indexes.with_pending(&handle.key, b)));
+        let written_at = found.map(|e| e.last_modified);
+        state.index = body.map(|mut b| {
+            b.written_at = written_at.or(b.written_at);
+            Arc::new(self.indexes.with_pending(&handle.key, b))
+        });
         Ok(())
     }
 
@@ -352,7 +356,9 @@ impl BosFs {
                 continue;
             };
             match (index.entries.get(name.as_str()), listed.get(&key)) {
-                (Some(known), Some(item)) if same_etag(&known.etag, &etag) && known.vouches_for(item) => {
+                (Some(known), Some(item))
+                    if same_etag(&known.etag, &etag) && known.vouches_for(item, index.written_at) =>
+                {
                     *attr = ObjectAttr::from_meta(known.to_meta(item));
                 }
                 _ => unknown.push((i, key)),

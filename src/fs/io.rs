@@ -457,6 +457,7 @@ impl BosFs {
         let meta = self.known_meta(&key).await?;
         let gen = node.perms_gen;
         let options = self.put_options(&key, Some(&meta), &node.perms);
+        let _noting = self.indexes.changing().await;
         if size == 0 {
             let put = self
                 .api
@@ -536,6 +537,7 @@ impl BosFs {
         let Some(writer) = state.writer.as_mut() else {
             return Ok(None);
         };
+        let _noting = self.indexes.changing().await;
         let done = writer.commit().await.inspect_err(|e| {
             log::error!("upload of {key:?} failed: {e}");
         })?;

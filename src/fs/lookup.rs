@@ -223,7 +223,11 @@ impl BosFs {
             },
             None => None,
         };
-        let index = index.map(|b| self.indexes.with_pending(&dir_key, b));
+        let written_at = listed_index.map(|e| e.last_modified);
+        let index = index.map(|mut b| {
+            b.written_at = written_at.or(b.written_at);
+            self.indexes.with_pending(&dir_key, b)
+        });
         let prefixes: HashSet<&str> = page
             .common_prefixes
             .iter()
@@ -245,7 +249,7 @@ impl BosFs {
             }
             // Only what the index vouches for: user metadata the listing lacks.
             if let Some(known) = index.as_ref().and_then(|i| i.entries.get(name)) {
-                if known.vouches_for(entry) {
+                if known.vouches_for(entry, index.as_ref().and_then(|i| i.written_at)) {
                     cache.put_found(&entry.key, ObjectAttr::from_meta(known.to_meta(entry)));
                 }
             }

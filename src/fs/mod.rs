@@ -291,4 +291,6 @@ fn path_of(key: &str) -> &str {
 }
 
 #[cfg(test)]
+mod lifecycle_tests;
+#[cfg(test)]
 mod tests;

@@ -258,6 +258,7 @@ impl BosFs {
         if user_meta == meta.user_meta {
             return Ok(());
         }
+        let _noting = self.indexes.changing().await;
         let stored = self.copy_with_user_meta(key, key, meta, user_meta).await?;
         // The copy kept the ETag: the index entry must name this version by its date too.
         let attr = ObjectAttr::from_meta(stored);

@@ -58,6 +58,9 @@ impl BosFs {
         // write or commit lands on the old key meanwhile. An open writer of the target is
         // orphaned once the target is replaced: its file is nobody's any more.
         log::debug!("rename {from:?} -> {to:?}");
+        // Taken before any write slot: a background store takes it exclusively and then the
+        // file's slot.
+        let _no_deferred_store = self.deferred_io.read().await;
         let source_slot = self
             .inodes()
             .child(parent, name)
@@ -80,7 +83,6 @@ impl BosFs {
             Some(slot) => Some(slot.state.lock().await),
             None => None,
         };
-        let _no_deferred_store = self.deferred_io.read().await;
         let source = self.stat_path(&from).await?;
         // What a listing merely lacks is not trusted here: renaming onto a name someone just
         // made must see it (ENOTEMPTY, EISDIR), not merge into it.
@@ -105,6 +107,7 @@ impl BosFs {
                 names::check_new_key(&to)?;
                 let node = self.inodes().child(parent, name);
                 if let Some(node) = node.filter(|n| n.has_pending_perms()) {
+                    let noting = self.indexes.changing().await;
                     match self.rename_with_perms(&from, &to, &source, node.perms).await {
                         Ok(stored) => {
                             self.index_forget(&from);
@@ -124,12 +127,14 @@ impl BosFs {
                             return Ok(());
                         }
                         Err(e) => {
+                            drop(noting);
                             log::debug!("rename of {from:?} with its attribute changes: {e}; storing them first");
                             self.persist_locked(&node, source_state.as_deref_mut()).await?;
                         }
                     }
                 }
                 let source = self.stat_path(&from).await?;
+                let _noting = self.indexes.changing().await;
                 let etag = self.rename_file(&from, &to, &source).await?;
                 self.index_forget(&from);
                 match (&source.meta, etag) {

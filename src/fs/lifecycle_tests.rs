@@ -1,0 +1,140 @@
+//! Filesystem tests over the in-memory twin for the life of one file across the mount's
+//! stop: attribute changes pinned on an inode the kernel forgot, writers still open when the
+//! mount stops, and an attribute index that must not hide a change it never learned of.
+
+use std::ffi::OsStr;
+use std::sync::Arc;
+
+use super::*;
+use crate::bos::memory::InMemoryBos;
+
+const BUCKET: &str = "bkt";
+
+fn mount(bos: &Arc<InMemoryBos>) -> Arc<BosFs> {
+    let mut config = FsConfig::new(BUCKET, "");
+    let mut write = write::WriteConfig::default();
+    write.part_size = 64 * 1024;
+    config.write = Arc::new(write);
+    let fs = Arc::new(BosFs::new(bos.clone(), config));
+    fs.start_background();
+    fs
+}
+
+fn os(s: &str) -> &OsStr {
+    OsStr::new(s)
+}
+
+async fn mode_of(bos: &InMemoryBos, key: &str) -> Option<String> {
+    let meta = bos.head_object(BUCKET, key).await.ok()?;
+    meta.user_meta.get(meta_codec::MODE).cloned()
+}
+
+async fn write_file(fs: &BosFs, name: &str, body: &[u8]) -> InodeNo {
+    let (attr, fh) = fs
+        .create(InodeNo::ROOT, os(name), 0o644, libc::O_WRONLY)
+        .await
+        .expect("create");
+    fs.write(fh, 0, body).await.expect("write");
+    fs.flush(fh).await.expect("flush");
+    fs.release(fh).await.expect("release");
+    attr.ino
+}
+
+#[tokio::test]
+async fn a_chmod_of_a_forgotten_inode_is_stored_when_the_mount_stops() {
+    let bos = Arc::new(InMemoryBos::with_bucket(BUCKET));
+    let fs = mount(&bos);
+    let ino = write_file(&fs, "f", b"data").await;
+    let changes = SetAttr {
+        mode: Some(0o600),
+        ..SetAttr::default()
+    };
+    fs.setattr(ino, None, changes).await.expect("chmod");
+    // The kernel forgets the inode before the deferred store ran.
+    fs.forget(ino, 1);
+    assert_eq!(mode_of(&bos, "f").await, None, "stored before its delay");
+    assert_eq!(fs.shutdown().await, 0);
+    assert_eq!(mode_of(&bos, "f").await.as_deref(), Some("100600"));
+}
+
+#[tokio::test]
+async fn a_stream_writer_open_when_the_mount_stops_is_not_published() {
+    let bos = Arc::new(InMemoryBos::with_bucket(BUCKET).with_min_part_size(1));
+    let fs = mount(&bos);
+    write_file(&fs, "big", b"first version").await;
+    let ino = fs.lookup(InodeNo::ROOT, os("big")).await.expect("lookup").ino;
+    let fh = fs.open(ino, libc::O_WRONLY | libc::O_TRUNC).await.expect("open");
+    for i in 0..4u8 {
+        fs.write(fh, i as u64 * 64 * 1024, &[b'a' + i; 64 * 1024])
+            .await
+            .expect("write");
+    }
+    assert_eq!(fs.shutdown().await, 0);
+    assert_eq!(
+        bos.object_bytes(BUCKET, "big").as_deref(),
+        Some(&b"first version"[..]),
+        "a partial new version was published"
+    );
+    assert_eq!(bos.upload_count(BUCKET), 0, "the multipart upload was not aborted");
+}
+
+#[tokio::test]
+async fn an_append_writer_open_when_the_mount_stops_sends_what_it_holds() {
+    let bos = Arc::new(InMemoryBos::with_bucket(BUCKET));
+    let fs = mount(&bos);
+    let (_, fh) = fs
+        .create(InodeNo::ROOT, os("log"), 0o644, libc::O_WRONLY | libc::O_APPEND)
+        .await
+        .expect("create");
+    fs.write(fh, 0, b"line 1\n").await.expect("write");
+    assert_eq!(fs.shutdown().await, 0);
+    assert_eq!(bos.object_bytes(BUCKET, "log").as_deref(), Some(&b"line 1\n"[..]));
+}
+
+#[tokio::test]
+async fn an_index_entry_never_hides_a_later_metadata_change_it_missed() {
+    let bos = Arc::new(InMemoryBos::with_bucket(BUCKET));
+    // Mount A stores the file with mode 600 and writes the directory's index.
+    let a = mount(&bos);
+    let (attr, fh) = a
+        .create(InodeNo::ROOT, os("f"), 0o600, libc::O_WRONLY)
+        .await
+        .expect("create");
+    a.write(fh, 0, b"content").await.expect("write");
+    a.flush(fh).await.expect("flush");
+    a.release(fh).await.expect("release");
+    assert_eq!(a.shutdown().await, 0);
+    assert!(bos.object_bytes(BUCKET, attr_index::index_key("").as_str()).is_some());
+    // Mount B changes the mode (a copy that keeps the ETag) and dies before its index write.
+    let b = mount(&bos);
+    let ino = b.lookup(InodeNo::ROOT, os("f")).await.expect("lookup").ino;
+    let fh = b.open(ino, libc::O_RDONLY).await.expect("open");
+    b.setattr(
+        ino,
+        None,
+        SetAttr {
+            mode: Some(0o640),
+            ..SetAttr::default()
+        },
+    )
+    .await
+    .expect("chmod");
+    b.fsync(fh).await.expect("fsync stores the change");
+    drop(b);
+    assert_eq!(mode_of(&bos, "f").await.as_deref(), Some("100640"));
+    // Mount C lists the directory: the stale index entry must not win.
+    let c = mount(&bos);
+    let fh = c.opendir(InodeNo::ROOT).expect("opendir");
+    let mut seen = Vec::new();
+    struct Collect<'a>(&'a mut Vec<ReaddirEntry>);
+    impl DirReplier for Collect<'_> {
+        fn add(&mut self, entry: &ReaddirEntry) -> bool {
+            self.0.push(entry.clone());
+            false
+        }
+    }
+    c.readdir(fh, 0, true, &mut Collect(&mut seen)).await.expect("readdir");
+    let f = seen.iter().find(|e| e.name == "f").expect("f listed");
+    assert_eq!(f.attr.perm, 0o640, "the index hid the newer mode");
+    let _ = attr;
+}
