@@ -24,13 +24,21 @@ async fn presigned_put_cannot_be_turned_into_a_copy() {
         ("x-bce-forbid-overwrite", "true"),
     ] {
         let r = s.send(url().unsigned_h(name, value)).await;
-        assert_eq!((r.status, r.code()), (403, "SignatureDoesNotMatch".to_string()), "{name}");
+        assert_eq!(
+            (r.status, r.code()),
+            (403, "SignatureDoesNotMatch".to_string()),
+            "{name}"
+        );
     }
     assert_eq!(s.send(s.req("GET", "/bkt/drop")).await.status, 404);
     // The URL itself works, with the client's own (unsigned) Content-Length and Content-Type.
-    s.send(url().unsigned_h("content-length", "7").unsigned_h("content-type", "text/plain"))
-        .await
-        .expect(200);
+    s.send(
+        url()
+            .unsigned_h("content-length", "7")
+            .unsigned_h("content-type", "text/plain"),
+    )
+    .await
+    .expect(200);
     assert_eq!(s.send(s.req("GET", "/bkt/drop")).await.expect(200).body, b"payload");
 }
 
@@ -45,12 +53,17 @@ async fn host_must_be_signed() {
     assert_eq!((r.status, r.code()), (403, "AccessDenied".to_string()));
     // A DELETE signed for one virtual host, sent to another: refused, nothing deleted.
     let r = s
-        .send(s.req("DELETE", "/k").host_signed_as("bkt2.localhost.test", "bkt.localhost.test"))
+        .send(
+            s.req("DELETE", "/k")
+                .host_signed_as("bkt2.localhost.test", "bkt.localhost.test"),
+        )
         .await;
     assert_eq!((r.status, r.code()), (403, "SignatureDoesNotMatch".to_string()));
     assert_eq!(s.send(s.req("GET", "/bkt2/k")).await.expect(200).body, b"keep me");
     // Signed for the right virtual host it works.
-    s.send(s.req("DELETE", "/k").host("bkt2.localhost.test")).await.expect(200);
+    s.send(s.req("DELETE", "/k").host("bkt2.localhost.test"))
+        .await
+        .expect(200);
     assert_eq!(s.send(s.req("GET", "/bkt2/k")).await.status, 404);
 }
 
@@ -58,14 +71,22 @@ async fn host_must_be_signed() {
 async fn header_signatures_cover_bce_and_content_headers() {
     let s = TestServer::start().await;
     let listed = &["content-length", "host", "x-bce-date"];
-    s.send(s.req("PUT", "/bkt/a").listed(listed).body("x")).await.expect(200);
+    s.send(s.req("PUT", "/bkt/a").listed(listed).body("x"))
+        .await
+        .expect(200);
     for (name, value) in [
         ("x-bce-meta-m", "1"),
         ("content-type", "text/html"),
         ("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg=="),
     ] {
-        let r = s.send(s.req("PUT", "/bkt/b").listed(listed).body("x").unsigned_h(name, value)).await;
-        assert_eq!((r.status, r.code()), (403, "SignatureDoesNotMatch".to_string()), "{name}");
+        let r = s
+            .send(s.req("PUT", "/bkt/b").listed(listed).body("x").unsigned_h(name, value))
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (403, "SignatureDoesNotMatch".to_string()),
+            "{name}"
+        );
     }
     assert_eq!(s.send(s.req("GET", "/bkt/b")).await.status, 404);
     // Listed and signed: accepted and acted on.
@@ -100,7 +121,9 @@ async fn expiration_is_capped_and_request_time_checked() {
     let s = TestServer::start().await;
     s.send(s.req("PUT", "/bkt/k").body("v")).await.expect(200);
     let week = 7 * 24 * 3600;
-    s.send(s.req("GET", "/bkt/k").presigned().at(now(), week)).await.expect(200);
+    s.send(s.req("GET", "/bkt/k").presigned().at(now(), week))
+        .await
+        .expect(200);
     for exp in [week + 1, 10_000_000_000, u64::MAX] {
         for presigned in [false, true] {
             let mut req = s.req("GET", "/bkt/k").at(now(), exp);

@@ -25,7 +25,11 @@ async fn the_client_refuses_dot_segments_before_sending() {
         let delete = client.delete_object("bkt", key).await;
         assert!(matches!(delete, Err(BosError::InvalidArgument(_))), "{key}");
     }
-    assert_eq!(s.server.as_ref().expect("server").stats().total(), 0, "nothing was sent");
+    assert_eq!(
+        s.server.as_ref().expect("server").stats().total(),
+        0,
+        "nothing was sent"
+    );
     for key in ["...", "a/.b", "a/b..", ".hidden/..x"] {
         client
             .put_object("bkt", key, Bytes::from_static(b"x"), &PutOptions::default())

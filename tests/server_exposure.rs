@@ -50,14 +50,20 @@ fn serve(args: &[&str], env: &[(&str, &str)]) -> (Option<std::process::ExitStatu
 #[test]
 fn public_listen_with_default_credentials_is_refused() {
     for extra in [&[][..], &["--anonymous"][..]] {
-        let args: Vec<&str> = ["--listen", "0.0.0.0:0"].iter().copied().chain(extra.iter().copied()).collect();
+        let args: Vec<&str> = ["--listen", "0.0.0.0:0"]
+            .iter()
+            .copied()
+            .chain(extra.iter().copied())
+            .collect();
         let (ended, _, stderr) = serve(&args, &[]);
         let status = ended.expect("the server refuses to start");
         assert!(!status.success());
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
         assert_eq!(lines.len(), 1, "one line: {stderr}");
         assert!(
-            lines[0].contains("not loopback") && lines[0].contains("BCE_ACCESS_KEY_ID") && lines[0].contains("--allow-insecure-listen"),
+            lines[0].contains("not loopback")
+                && lines[0].contains("BCE_ACCESS_KEY_ID")
+                && lines[0].contains("--allow-insecure-listen"),
             "{stderr}"
         );
     }
@@ -93,9 +99,17 @@ async fn stats_answer_loopback_or_signed_clients_only() {
     let remote = std::net::SocketAddr::new(ip, s.addr.port());
     for (method, path) in [("GET", "/_stats"), ("DELETE", "/_stats"), ("POST", "/_stats/reset")] {
         let r = Req::new(method, path).send(remote).await;
-        assert_eq!((r.status, r.code()), (403, "AccessDenied".to_string()), "{method} {path}");
+        assert_eq!(
+            (r.status, r.code()),
+            (403, "AccessDenied".to_string()),
+            "{method} {path}"
+        );
     }
-    Req::new("GET", "/_stats").signed(s.creds.clone()).send(remote).await.expect(200);
+    Req::new("GET", "/_stats")
+        .signed(s.creds.clone())
+        .send(remote)
+        .await
+        .expect(200);
     let wrong = bosmount::bos::credentials::Credentials::new("test-ak", "wrong");
     assert_eq!(Req::new("GET", "/_stats").signed(wrong).send(remote).await.status, 403);
 }

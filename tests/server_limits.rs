@@ -15,13 +15,18 @@ use tokio::net::TcpStream;
 const STREAMED: usize = 300 * 1024;
 
 fn tmp_files(s: &TestServer) -> usize {
-    std::fs::read_dir(s.data_dir().join("tmp")).map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir(s.data_dir().join("tmp"))
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 async fn wait_for<F: Fn() -> bool>(what: &str, cond: F) {
     let start = Instant::now();
     while !cond() {
-        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

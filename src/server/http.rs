@@ -2,8 +2,9 @@
 //! `/_stats` (to loopback or signed clients), injects faults, routes, counts, refuses
 //! `.`/`..` key segments, verifies the signature, takes an upload slot and puts the idle
 //! timeout on the body, dispatches, and adds the headers every BOS answer carries. A
-//! request whose body stalled, or that found no upload slot, is answered with
-//! `Connection: close` (its body was not read to the end).
+//! request whose body stalled is answered with `Connection: close`; one that found no
+//! upload slot has a small body read and dropped (under the same idle timeout) like any
+//! refused request, so a client is not cut off mid-send.
 
 use crate::server::auth_check;
 use crate::server::error::{ApiError, ApiResult};
@@ -68,9 +69,8 @@ pub async fn handle(state: Arc<AppState>, peer: SocketAddr, request: Request) ->
             Ok(r) => r,
             Err(e) => {
                 log::debug!("{request_id}: {e}");
-                let body_unread = e.code == "RequestTimeout" || e.code == "SlowDown";
                 let mut r = e.to_response(&request_id, head);
-                if body_unread {
+                if e.code == "RequestTimeout" {
                     r.headers_mut()
                         .insert(header::CONNECTION, HeaderValue::from_static("close"));
                 }
@@ -156,11 +156,7 @@ async fn serve(state: &Arc<AppState>, request: Request) -> ApiResult<Response> {
                 now,
             )?;
         }
-        let _slot = if sends_body {
-            Some(state.uploads.enter().inspect_err(|_| drop(body.take()))?)
-        } else {
-            None
-        };
+        let _slot = if sends_body { Some(state.uploads.enter()?) } else { None };
         let ctx = Ctx {
             config: Arc::clone(&state.config),
             store: Arc::clone(&state.store),

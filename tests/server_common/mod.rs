@@ -220,7 +220,11 @@ impl Req {
         }
         headers.extend(self.unsigned_headers.iter().cloned());
         // A host other than the signed one (see `host_signed_as`).
-        if let Some(real) = headers.iter().find(|(k, _)| k == "x-test-real-host").map(|(_, v)| v.clone()) {
+        if let Some(real) = headers
+            .iter()
+            .find(|(k, _)| k == "x-test-real-host")
+            .map(|(_, v)| v.clone())
+        {
             headers.retain(|(k, _)| k != "host" && k != "x-test-real-host");
             headers.push(("host".into(), real));
         }
