@@ -217,14 +217,42 @@ async fn write_rules_and_digests() {
 }
 
 #[tokio::test]
+async fn dot_segments_are_refused_with_invalid_uri() {
+    let s = TestServer::start().await;
+    s.send(s.req("PUT", "/bkt/kept").body("x")).await.expect(200);
+    for k in ["..", ".", "../../etc/passwd", "a/../b", "a/./b", "a/.", "dir/.."] {
+        let path = format!("/bkt/{k}");
+        for method in ["PUT", "GET", "HEAD", "DELETE"] {
+            let r = s
+                .send(s.req(method, &path).body(if method == "PUT" { "x" } else { "" }))
+                .await;
+            assert_eq!(r.status, 400, "{method} {k}");
+            if method != "HEAD" {
+                assert_eq!(r.code(), "InvalidURI", "{method} {k}");
+            }
+        }
+        let r = s.send(s.req("POST", &path).q("append", "").body("x")).await;
+        assert_eq!((r.status, r.code()), (400, "InvalidURI".to_string()), "append {k}");
+    }
+    let list = s.send(s.req("GET", "/bkt")).await.expect(200).json();
+    let keys: Vec<&str> = list["contents"]
+        .as_array()
+        .expect("contents")
+        .iter()
+        .filter_map(|e| e["key"].as_str())
+        .collect();
+    assert_eq!(keys, ["kept"]);
+}
+
+#[tokio::test]
 async fn weird_keys_stay_inside_the_data_dir() {
     let s = TestServer::start().await;
     let keys = [
         "a/b",
         "a/b/c",
-        "../../etc/passwd",
         "a//b",
-        "..",
+        "...",
+        "a/.hidden/..b",
         "with space/and+plus",
         "unicode/测试/ファイル",
         "trailing/",

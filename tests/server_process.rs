@@ -512,3 +512,40 @@ async fn sigterm_stops_the_server_cleanly() {
         b"kept"
     );
 }
+
+fn blob_sizes(data: &std::path::Path) -> Vec<u64> {
+    std::fs::read_dir(data.join("blobs"))
+        .map(|rd| rd.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn kill_9_mid_append_trims_the_blob_at_restart() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let mut server = ServerProcess::spawn(&data, &[]);
+    let addr = server.addr;
+    Req::new("POST", "/bkt/log")
+        .q("append", "")
+        .body("line 1\n")
+        .send(addr)
+        .await
+        .expect(200);
+    assert_eq!(blob_sizes(&data), [7]);
+    // An append cut off after 1 MiB of 4 MB: the bytes land in the blob itself.
+    let head = format!("POST /bkt/log?append&offset=7 HTTP/1.1\r\nhost: {addr}\r\ncontent-length: 4000000\r\n\r\n");
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(head.as_bytes()).await.expect("head");
+    stream.write_all(&pattern(3)).await.expect("body");
+    wait_for("the append to reach the blob", || {
+        blob_sizes(&data).first().is_some_and(|&n| n >= 1024 * 1024)
+    })
+    .await;
+    server.kill9();
+    drop(stream);
+    assert!(blob_sizes(&data)[0] > 7, "the torn tail is on disk before the restart");
+    let server = ServerProcess::spawn(&data, &[]);
+    assert_eq!(blob_sizes(&data), [7], "cut back to the committed length at startup");
+    let log = Req::new("GET", "/bkt/log").send(server.addr).await.expect(200);
+    assert_eq!(log.body, b"line 1\n");
+}

@@ -1,21 +1,26 @@
-//! The HTTP side: one axum fallback handler that decodes the path and query, serves
-//! `/_stats`, injects faults, routes, counts, verifies the signature, dispatches, and adds
-//! the headers every BOS answer carries.
+//! The HTTP side: one handler per request that decodes the path and query, serves
+//! `/_stats` (to loopback or signed clients), injects faults, routes, counts, refuses
+//! `.`/`..` key segments, verifies the signature, takes an upload slot and puts the idle
+//! timeout on the body, dispatches, and adds the headers every BOS answer carries. A
+//! request whose body stalled is answered with `Connection: close`; one that found no
+//! upload slot has a small body read and dropped (under the same idle timeout) like any
+//! refused request, so a client is not cut off mid-send.
 
 use crate::server::auth_check;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::faults::Faults;
 use crate::server::handlers::{dispatch, Ctx};
+use crate::server::limits::{idle_limited, request_timeout, ServeLimits, UploadGate};
 use crate::server::response::{add_common_headers, json, new_request_id};
-use crate::server::routes::{route, RouteInput};
+use crate::server::routes::{route, BosOp, RouteInput};
 use crate::server::stats::Stats;
 use crate::server::store::Store;
 use crate::server::ServerConfig;
 use axum::body::{Body, HttpBody};
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{Method, StatusCode};
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use axum::Router;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Shared state of the server.
@@ -29,14 +34,10 @@ pub struct AppState {
     pub stats: Arc<Stats>,
     /// Fault injection.
     pub faults: Faults,
-}
-
-/// The axum router of the server.
-pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .fallback(handle)
-        .layer(DefaultBodyLimit::disable())
-        .with_state(state)
+    /// Timeouts and upload limits.
+    pub limits: ServeLimits,
+    /// Upload slots.
+    pub uploads: UploadGate,
 }
 
 /// Split a raw query string into decoded (name, value) pairs; `a` and `a=` are the same.
@@ -52,18 +53,28 @@ pub fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
+/// Answer one request from `peer`.
+pub async fn handle(state: Arc<AppState>, peer: SocketAddr, request: Request) -> Response {
     let request_id = new_request_id();
     let head = request.method() == Method::HEAD;
     let path = request.uri().path().to_string();
     let mut response = if path == "/_stats" || path == "/_stats/reset" {
-        stats_endpoint(&state, request.method(), &path)
+        let (parts, _) = request.into_parts();
+        match crate::server::stats_access::allow(&state.config, peer, &parts) {
+            Ok(()) => stats_endpoint(&state, &parts.method, &path),
+            Err(e) => e.to_response(&request_id, head),
+        }
     } else {
         let answer = match serve(&state, request).await {
             Ok(r) => r,
             Err(e) => {
                 log::debug!("{request_id}: {e}");
-                e.to_response(&request_id, head)
+                let mut r = e.to_response(&request_id, head);
+                if e.code == "RequestTimeout" {
+                    r.headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                r
             }
         };
         if !state.config.latency.is_zero() {
@@ -114,7 +125,8 @@ async fn serve(state: &Arc<AppState>, request: Request) -> ApiResult<Response> {
             path: &decoded,
             query: &query,
             host: host.as_deref(),
-            copy_source: parts.headers.contains_key("x-bce-copy-source"),
+            copy_source: crate::server::request::header(&parts.headers, "x-bce-copy-source")
+                .is_some_and(|v| !v.is_empty()),
         },
         &|b: &str| state.store.bucket_exists(b),
     );
@@ -122,9 +134,17 @@ async fn serve(state: &Arc<AppState>, request: Request) -> ApiResult<Response> {
     if let Some(fault) = state.faults.pick() {
         return Err(fault);
     }
+    let sends_body = has_body(&parts.headers);
+    let (body, stalled) = if sends_body {
+        let (b, s) = idle_limited(body, state.limits.body_idle_timeout);
+        (b, Some(s))
+    } else {
+        (body, None)
+    };
     let mut body = Some(body);
     let result = async {
         require_content_length(&parts.method, &parts.headers)?;
+        check_key_segments(&op)?;
         if let Some(credentials) = &state.config.credentials {
             let now = chrono::Utc::now().timestamp();
             auth_check::verify(
@@ -136,20 +156,38 @@ async fn serve(state: &Arc<AppState>, request: Request) -> ApiResult<Response> {
                 now,
             )?;
         }
+        let _slot = if sends_body { Some(state.uploads.enter()?) } else { None };
         let ctx = Ctx {
             config: Arc::clone(&state.config),
             store: Arc::clone(&state.store),
             stats: Arc::clone(&state.stats),
-            headers: parts.headers.clone(),
+            headers: auth_check::without_empty_bce_headers(&parts.headers),
             query,
         };
         dispatch(&ctx, op, &mut body).await
     }
     .await;
+    if stalled.as_ref().is_some_and(|s| s.happened()) {
+        return Err(request_timeout());
+    }
     if result.is_err() {
         drain_small_body(body.take(), &parts.headers).await;
     }
     result
+}
+
+/// Whether the request announces a body (a non-zero `Content-Length`, or chunked).
+fn has_body(headers: &axum::http::HeaderMap) -> bool {
+    headers.contains_key("transfer-encoding") || crate::server::request::content_length(headers).is_some_and(|n| n > 0)
+}
+
+/// 400 InvalidURI for a key with a `.` or `..` segment, whatever the operation, as BOS
+/// answers (and as the official SDK checks before sending).
+fn check_key_segments(op: &BosOp) -> ApiResult<()> {
+    match op.key() {
+        Some(key) => crate::server::request::check_key_segments(key),
+        None => Ok(()),
+    }
 }
 
 /// 411 MissingContentLength for a PUT or POST whose body comes without `Content-Length`

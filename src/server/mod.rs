@@ -3,9 +3,12 @@
 //! (blob files plus a redb index), with signature checks, request counters at
 //! `GET /_stats`, and fault injection for tests.
 //!
-//! Layout: `routes` (pure routing), `auth_check` (signatures), `http` (the axum glue),
-//! `handlers/*` (one file per group of operations), `request` / `response` (headers),
-//! `store/*` (index, blobs, records), [`stats`], `faults`.
+//! Layout: `listen` (accept loop, header timeout), [`limits`] (timeouts, upload slots),
+//! `routes` (pure routing), `auth_check` (signatures), `stats_access` (who may read
+//! `/_stats`), `http` (the request glue), `handlers/*` (one file per group of
+//! operations), `request` / `response` (headers), `store/*` (index, blobs, body writer
+//! pool, records), [`stats`], `faults`, `exposure` (refusing to listen beyond loopback
+//! with public credentials).
 //!
 //! Data directory: `index.redb` (buckets, objects, uploads, parts; ordered by key bytes;
 //! also the content of objects up to 64 KiB written by PutObject or copied from one, so
@@ -29,17 +32,22 @@
 
 mod auth_check;
 mod error;
+mod exposure;
 mod faults;
 mod handlers;
 mod http;
+pub mod limits;
+mod listen;
 mod request;
 mod response;
 mod routes;
 pub mod stats;
+mod stats_access;
 mod store;
 
 use crate::bos::credentials::Credentials;
 use crate::bos::types::MIN_PART_SIZE;
+pub use limits::ServeLimits;
 pub use stats::StatsSnapshot;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -117,6 +125,18 @@ pub struct ServeArgs {
     /// Region reported by GetBucketLocation and ListBuckets.
     #[arg(long, default_value = "bj")]
     pub region: String,
+    /// Seconds a client has to send request headers (also how long an idle connection stays open).
+    #[arg(long, default_value_t = 75)]
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may stall before the request fails (400 RequestTimeout) and the connection closes.
+    #[arg(long, default_value_t = 60)]
+    pub body_idle_timeout_secs: u64,
+    /// Request bodies received at once; more are answered 503 SlowDown.
+    #[arg(long, default_value_t = 512)]
+    pub max_uploads: usize,
+    /// Listen on a non-loopback address even with the built-in default credentials or --anonymous.
+    #[arg(long)]
+    pub allow_insecure_listen: bool,
 }
 
 /// Why the server could not start or run.
@@ -128,6 +148,9 @@ pub enum ServerError {
     /// The data directory could not be opened or is invalid.
     #[error("cannot open the data directory: {0}")]
     Store(String),
+    /// Listening where others can connect with credentials everyone knows (or none).
+    #[error("{0}")]
+    Exposed(#[from] exposure::Exposed),
 }
 
 /// A server running on the current tokio runtime.
@@ -194,26 +217,32 @@ pub async fn start_with_seed(
     listener: tokio::net::TcpListener,
     seed: Option<u64>,
 ) -> Result<RunningServer, ServerError> {
+    start_with_limits(config, ServeLimits::default(), listener, seed).await
+}
+
+/// [`start_with_seed`] with explicit timeouts and upload limits.
+pub async fn start_with_limits(
+    config: ServerConfig,
+    limits: ServeLimits,
+    listener: tokio::net::TcpListener,
+    seed: Option<u64>,
+) -> Result<RunningServer, ServerError> {
     let addr = listener.local_addr()?;
-    let store = store::Store::open(config.data_dir.clone(), config.buckets.clone())
+    let store = store::Store::open(config.data_dir.clone(), config.buckets.clone(), limits.body_io_threads)
         .await
         .map_err(|e| ServerError::Store(e.message))?;
     let stats = Arc::new(stats::Stats::default());
+    let header_timeout = limits.header_timeout;
     let state = Arc::new(http::AppState {
         faults: faults::Faults::new(config.fail_rate, seed),
         config: Arc::new(config),
         store,
         stats: Arc::clone(&stats),
+        uploads: limits::UploadGate::new(limits.max_uploads),
+        limits,
     });
-    let app = http::router(state);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let task = tokio::spawn(listen::serve(listener, state, header_timeout, stopped));
     Ok(RunningServer {
         addr,
         stats,
@@ -246,7 +275,9 @@ async fn wait_for_signal() {
 
 /// Run `bosmount serve` until SIGINT/SIGTERM. Credentials come from `BCE_ACCESS_KEY_ID` /
 /// `BCE_SECRET_ACCESS_KEY` (and `BCE_SESSION_TOKEN`), else the local defaults
-/// ([`Credentials::local_default`]); `--anonymous` turns signature checks off.
+/// ([`Credentials::local_default`]); `--anonymous` turns signature checks off. A
+/// non-loopback `--listen` with the defaults or `--anonymous` is refused unless
+/// `--allow-insecure-listen` is given.
 pub fn run_serve(args: ServeArgs) -> Result<(), ServerError> {
     let credentials = if args.anonymous {
         None
@@ -263,10 +294,19 @@ pub fn run_serve(args: ServeArgs) -> Result<(), ServerError> {
         refuse_appendable_copy: args.refuse_appendable_copy,
         region: args.region.clone(),
     };
+    let limits = ServeLimits {
+        header_timeout: Duration::from_secs(args.header_timeout_secs.max(1)),
+        body_idle_timeout: Duration::from_secs(args.body_idle_timeout_secs.max(1)),
+        max_uploads: args.max_uploads.max(1),
+        ..ServeLimits::default()
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&args.listen).await?;
-        let server = start_with_seed(config, listener, args.seed).await?;
+        if !args.allow_insecure_listen {
+            exposure::check(listener.local_addr()?, credentials.as_ref())?;
+        }
+        let server = start_with_limits(config, limits, listener, args.seed).await?;
         println!("bosmount serve: listening on http://{}", server.addr);
         match &credentials {
             Some(c) => println!("bosmount serve: access key id {}", c.access_key_id),

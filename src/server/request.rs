@@ -32,6 +32,20 @@ pub fn validate_key(key: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// 400 InvalidURI when `key` has a `.` or `..` path segment: BOS refuses both with 400
+/// (the official SDK's key check says so, naming `InvalidURI` for `.`), for every
+/// operation, before looking at the object.
+pub fn check_key_segments(key: &str) -> ApiResult<()> {
+    if key.split('/').any(|segment| segment == "." || segment == "..") {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidURI",
+            "The object key must not have a '.' or '..' path segment.",
+        ));
+    }
+    Ok(())
+}
+
 /// `Content-Length`, if sent and numeric.
 pub fn content_length(headers: &HeaderMap) -> Option<u64> {
     header(headers, "content-length").and_then(|v| v.parse().ok())

@@ -52,6 +52,25 @@ pub enum BosOp {
 }
 
 impl BosOp {
+    /// The object key the operation names, if any.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            BosOp::PutObject { key, .. }
+            | BosOp::CopyObject { key, .. }
+            | BosOp::GetObject { key, .. }
+            | BosOp::GetObjectMeta { key, .. }
+            | BosOp::DeleteObject { key, .. }
+            | BosOp::AppendObject { key, .. }
+            | BosOp::InitiateMultipartUpload { key, .. }
+            | BosOp::UploadPart { key, .. }
+            | BosOp::UploadPartCopy { key, .. }
+            | BosOp::CompleteMultipartUpload { key, .. }
+            | BosOp::AbortMultipartUpload { key, .. }
+            | BosOp::ListParts { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
     /// BOS's name of the operation, as counted by `/_stats`.
     pub fn name(&self) -> &'static str {
         match self {

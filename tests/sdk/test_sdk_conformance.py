@@ -961,6 +961,61 @@ def test_presigned_urls(client, bucket, prefix):
     assert json.loads(info.value.read())["code"] == "SignatureDoesNotMatch"
 
 
+def test_presigned_put_cannot_be_widened_by_unsigned_headers(client, bucket, prefix):
+    """A presigned PUT signs only host (the SDK's choice); any x-bce-* header a holder of
+    the URL adds is not covered by the signature and must not act: an unsigned
+    x-bce-copy-source would turn the upload into a copy of any object."""
+    secret = prefix + "secret"
+    client.put_object_from_string(bucket, secret, b"private data")
+    key = prefix + "drop"
+    url = client.generate_pre_signed_url(bucket, key, expiration_in_seconds=300, httpmethod=b"PUT").decode()
+    for name, value in (("x-bce-copy-source", "/%s/%s" % (bucket, urllib.parse.quote(secret))),
+                        ("x-bce-meta-owner", "mallory"),
+                        ("x-bce-storage-class", "COLD")):
+        request = urllib.request.Request(url, data=b"payload", method="PUT", headers={name: value})
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(request, timeout=10)
+        assert info.value.code == 403, name
+        assert json.loads(info.value.read())["code"] == "SignatureDoesNotMatch", name
+    assert_absent(client, bucket, key)
+    # Headers the URL was made with are signed (the SDK signs x-bce-* without listing them).
+    signed_url = client.generate_pre_signed_url(bucket, key, headers={b"x-bce-meta-owner": b"alice"},
+                                                expiration_in_seconds=300, httpmethod=b"PUT").decode()
+    request = urllib.request.Request(signed_url, data=b"payload", method="PUT",
+                                     headers={"x-bce-meta-owner": "alice"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
+    meta = client.get_object_meta_data(bucket, key)
+    assert meta.metadata.bce_meta_owner == "alice"
+
+
+def test_presigned_expiration_is_capped_at_seven_days(client, bucket, prefix):
+    key = prefix + "week"
+    client.put_object_from_string(bucket, key, b"w")
+    week = client.generate_pre_signed_url(bucket, key, expiration_in_seconds=7 * 24 * 3600).decode()
+    with urllib.request.urlopen(week, timeout=10) as answer:
+        assert answer.read() == b"w"
+    for seconds in (7 * 24 * 3600 + 1, 10 ** 10):
+        url = client.generate_pre_signed_url(bucket, key, expiration_in_seconds=seconds).decode()
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(url, timeout=10)
+        assert info.value.code == 400, seconds
+        assert json.loads(info.value.read())["code"] == "InvalidHTTPAuthHeader", seconds
+
+
+def test_dot_segments_in_keys(client, bucket, prefix, server_env):
+    # The SDK refuses such keys itself ...
+    for key in (prefix + "../x", prefix + "./x", prefix + "a/.."):
+        with pytest.raises(ValueError):
+            client.put_object_from_string(bucket, key, b"x")
+    # ... and the server answers 400 InvalidURI to a request that carries one anyway.
+    url = "%s/%s/%s../x" % (server_env["BOSMOUNT_SDK_ENDPOINT"], bucket, prefix)
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(urllib.request.Request(url, data=b"x", method="PUT"), timeout=10)
+    assert info.value.code == 400
+    assert json.loads(info.value.read())["code"] == "InvalidURI"
+
+
 def test_expired_signature_is_rejected(client, bucket, prefix, monkeypatch):
     from baidubce.auth import bce_v1_signer
 

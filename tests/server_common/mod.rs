@@ -6,7 +6,7 @@
 
 use bosmount::bos::auth::{format_timestamp, sign, uri_encode, SigningInput};
 use bosmount::bos::credentials::Credentials;
-use bosmount::server::{start, RunningServer, ServerConfig};
+use bosmount::server::{start_with_limits, RunningServer, ServeLimits, ServerConfig};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -34,6 +34,11 @@ impl TestServer {
     }
 
     pub async fn start_with(tune: impl FnOnce(&mut ServerConfig)) -> Self {
+        Self::start_limited(ServeLimits::default(), "127.0.0.1:0", tune).await
+    }
+
+    /// Start with explicit limits, listening on `listen`.
+    pub async fn start_limited(limits: ServeLimits, listen: &str, tune: impl FnOnce(&mut ServerConfig)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cfg = config(dir.path());
         tune(&mut cfg);
@@ -41,8 +46,8 @@ impl TestServer {
             .credentials
             .clone()
             .unwrap_or_else(|| Credentials::new("none", "none"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let server = start(cfg, listener).await.expect("start");
+        let listener = tokio::net::TcpListener::bind(listen).await.expect("bind");
+        let server = start_with_limits(cfg, limits, listener, None).await.expect("start");
         TestServer {
             addr: server.addr,
             server: Some(server),
@@ -59,7 +64,9 @@ impl TestServer {
         let mut cfg = config(self.dir.path());
         tune(&mut cfg);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let server = start(cfg, listener).await.expect("restart");
+        let server = start_with_limits(cfg, ServeLimits::default(), listener, None)
+            .await
+            .expect("restart");
         self.addr = server.addr;
         self.server = Some(server);
     }
@@ -94,6 +101,10 @@ pub struct Req {
     pub expiration: u64,
     pub presign: bool,
     pub host: Option<String>,
+    /// Explicit signedHeaders (`None` = the default set, printed `//`).
+    pub listed: Option<Vec<String>>,
+    /// Headers added after signing (not covered by the signature).
+    pub unsigned_headers: Vec<(String, String)>,
 }
 
 impl Req {
@@ -109,7 +120,23 @@ impl Req {
             expiration: 1800,
             presign: false,
             host: None,
+            listed: None,
+            unsigned_headers: Vec::new(),
         }
+    }
+    /// Sign exactly these header names (and list them).
+    pub fn listed(mut self, names: &[&str]) -> Self {
+        self.listed = Some(names.iter().map(|n| n.to_string()).collect());
+        self
+    }
+    /// Add a header after signing.
+    pub fn unsigned_h(mut self, k: &str, v: &str) -> Self {
+        self.unsigned_headers.push((k.to_string(), v.to_string()));
+        self
+    }
+    /// Send to `host` but sign for `signed_host`.
+    pub fn host_signed_as(self, host: &str, signed_host: &str) -> Self {
+        self.host(signed_host).unsigned_h("x-test-real-host", host)
     }
     pub fn signed(mut self, c: Credentials) -> Self {
         self.creds = Some(c);
@@ -166,7 +193,7 @@ impl Req {
                     path: &self.path,
                     params: &query,
                     headers: &to_sign,
-                    headers_to_sign: None,
+                    headers_to_sign: self.listed.as_deref(),
                     timestamp: ts,
                     expiration_seconds: self.expiration,
                 },
@@ -190,6 +217,16 @@ impl Req {
                 })
                 .collect();
             target = format!("{target}?{}", q.join("&"));
+        }
+        headers.extend(self.unsigned_headers.iter().cloned());
+        // A host other than the signed one (see `host_signed_as`).
+        if let Some(real) = headers
+            .iter()
+            .find(|(k, _)| k == "x-test-real-host")
+            .map(|(_, v)| v.clone())
+        {
+            headers.retain(|(k, _)| k != "host" && k != "x-test-real-host");
+            headers.push(("host".into(), real));
         }
         let mut out = format!("{} {} HTTP/1.1\r\n", self.method, target);
         for (k, v) in &headers {

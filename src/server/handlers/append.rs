@@ -110,6 +110,7 @@ pub async fn append_object(ctx: &Ctx, bucket: &str, key: &str, body: &mut Option
             MAX_PUT_OBJECT_SIZE,
             digests.wants_sha256(),
             &ctx.stats,
+            &ctx.store.body_io,
         )
         .await;
     let cut_back = |store: Arc<crate::server::store::Store>, blob: String| async move {

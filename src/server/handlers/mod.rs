@@ -81,6 +81,7 @@ pub async fn receive_new_blob(
             limit,
             digests.wants_sha256(),
             &ctx.stats,
+            &ctx.store.body_io,
         )
         .await?;
     digests.check(&received)?;

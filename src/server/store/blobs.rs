@@ -1,14 +1,16 @@
 //! Blob files: object content on disk under `DATA/blobs/<id>`, named by generated ids
 //! (never by keys, so no key can reach a path outside the data directory). Request bodies
-//! are received into `DATA/tmp/` by a blocking writer thread fed through a bounded channel,
-//! hashed on the fly, fsynced, then renamed into `blobs/` (and the directory fsynced).
+//! are received into `DATA/tmp/` in batches of arrived chunks written by the body writer
+//! pool ([`super::io_pool`]), hashed on the fly, fsynced, then renamed into `blobs/` (and
+//! the directory fsynced).
 //! Reads stream from disk in bounded chunks.
 
+use super::io_pool::IoPool;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::stats::Stats;
 use axum::body::Body;
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use md5::Md5;
 use sha2::Sha256;
 use std::collections::{HashSet, VecDeque};
@@ -18,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-/// Chunks kept in flight between the network and the disk writer.
-const CHANNEL_CHUNKS: usize = 16;
+/// Most bytes of arrived body chunks written in one job of the body writer pool.
+pub const WRITE_BATCH: usize = 1024 * 1024;
 /// Size of the chunks GETs and copies read.
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -140,11 +142,6 @@ pub fn new_id() -> String {
     crate::bos::auth::hex_lower(&bytes)
 }
 
-enum Msg {
-    Data(Bytes),
-    End,
-}
-
 /// Where the whole-content MD5 comes from.
 enum Whole {
     /// The body is the whole content.
@@ -206,6 +203,55 @@ impl Hashers {
     }
 }
 
+/// A chunk of a request body, or 400 IncompleteBody when the body broke off.
+fn read_chunk(item: Result<Bytes, axum::Error>) -> ApiResult<Bytes> {
+    item.map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "IncompleteBody",
+            format!("The request body could not be read: {e}"),
+        )
+    })
+}
+
+/// A body file being written, with the hashes of what went in.
+struct BodyWriter {
+    file: File,
+    hashers: Hashers,
+}
+
+impl BodyWriter {
+    /// Create the new file, or open the blob and cut it at the append offset. Blocking.
+    fn open(target: Target, want_sha256: bool) -> io::Result<Self> {
+        let (file, whole) = match target {
+            Target::New(path) => (OpenOptions::new().write(true).create_new(true).open(path)?, Whole::Body),
+            Target::Append { path, offset, resume } => {
+                let mut f = OpenOptions::new().write(true).open(path)?;
+                f.set_len(offset)?;
+                f.seek(SeekFrom::Start(offset))?;
+                (f, resume.map_or(Whole::Unknown, Whole::Resumed))
+            }
+        };
+        Ok(BodyWriter {
+            file,
+            hashers: Hashers::new(want_sha256, whole),
+        })
+    }
+
+    /// Write and hash one chunk. Blocking.
+    fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.file.write_all(chunk)?;
+        self.hashers.update(chunk);
+        Ok(())
+    }
+
+    /// Fsync and return the digests. Blocking.
+    fn finish(self) -> io::Result<Received> {
+        self.file.sync_all()?;
+        Ok(self.hashers.finish())
+    }
+}
+
 impl BlobStore {
     /// Create (if needed) `root/blobs` and `root/tmp`. Blocking.
     pub fn open(root: &Path) -> io::Result<Self> {
@@ -252,6 +298,25 @@ impl BlobStore {
             }
         }
         Ok((temps, orphans))
+    }
+
+    /// Cut each blob of `committed` (id, length) that is longer than its committed length
+    /// back to it: the tail of an append that was not committed before a crash. Returns
+    /// how many were cut. Blocking.
+    pub fn trim_to_committed(&self, committed: &[(String, u64)]) -> io::Result<usize> {
+        let mut cut = 0;
+        for (id, len) in committed {
+            let on_disk = match std::fs::metadata(self.path(id)) {
+                Ok(m) => m.len(),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            if on_disk > *len {
+                self.truncate(id, *len)?;
+                cut += 1;
+            }
+        }
+        Ok(cut)
     }
 
     /// Move a finished (fsynced) temporary file into `blobs/` under a new id. The rename
@@ -322,7 +387,9 @@ impl BlobStore {
     }
 
     /// Receive `body` into `target`, at most `limit` bytes, hashing as it arrives; the file
-    /// is fsynced before this returns. Memory stays bounded by the channel.
+    /// is fsynced before this returns. Opening, writing and the fsync run on `pool`, one
+    /// batch of arrived chunks (at most [`WRITE_BATCH`] bytes) at a time, so memory stays
+    /// bounded and a stalled body holds no thread while it waits.
     pub async fn receive(
         &self,
         body: Body,
@@ -330,67 +397,51 @@ impl BlobStore {
         limit: u64,
         want_sha256: bool,
         stats: &Arc<Stats>,
+        pool: &IoPool,
     ) -> ApiResult<Received> {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(CHANNEL_CHUNKS);
-        let writer = tokio::task::spawn_blocking(move || -> io::Result<Received> {
-            let (mut file, whole) = match target {
-                Target::New(path) => (OpenOptions::new().write(true).create_new(true).open(path)?, Whole::Body),
-                Target::Append { path, offset, resume } => {
-                    let mut f = OpenOptions::new().write(true).open(path)?;
-                    f.set_len(offset)?;
-                    f.seek(SeekFrom::Start(offset))?;
-                    (f, resume.map_or(Whole::Unknown, Whole::Resumed))
-                }
-            };
-            let mut hashers = Hashers::new(want_sha256, whole);
-            loop {
-                match rx.blocking_recv() {
-                    Some(Msg::Data(chunk)) => {
-                        file.write_all(&chunk)?;
-                        hashers.update(&chunk);
-                    }
-                    Some(Msg::End) => break,
-                    None => return Err(io::Error::new(io::ErrorKind::Interrupted, "body not received")),
-                }
-            }
-            file.sync_all()?;
-            Ok(hashers.finish())
-        });
+        let mut writer = Some(pool.run(move || BodyWriter::open(target, want_sha256)).await??);
         let mut stream = body.into_data_stream();
         let mut total = 0u64;
-        let mut failure = None;
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(chunk) => {
-                    total += chunk.len() as u64;
-                    stats.add_in(chunk.len() as u64);
-                    if total > limit {
-                        failure = Some(ApiError::entity_too_large());
+        loop {
+            let Some(first) = stream.next().await else { break };
+            let mut batch = vec![read_chunk(first)?];
+            let mut batch_len = batch[0].len();
+            let mut ended = false;
+            while batch_len < WRITE_BATCH {
+                match stream.next().now_or_never() {
+                    Some(Some(item)) => {
+                        let chunk = read_chunk(item)?;
+                        batch_len += chunk.len();
+                        batch.push(chunk);
+                    }
+                    Some(None) => {
+                        ended = true;
                         break;
                     }
-                    if tx.send(Msg::Data(chunk)).await.is_err() {
-                        break; // the writer failed; its error is reported below
-                    }
-                }
-                Err(e) => {
-                    failure = Some(ApiError::new(
-                        axum::http::StatusCode::BAD_REQUEST,
-                        "IncompleteBody",
-                        format!("The request body could not be read: {e}"),
-                    ));
-                    break;
+                    None => break,
                 }
             }
+            total += batch_len as u64;
+            stats.add_in(batch_len as u64);
+            if total > limit {
+                return Err(ApiError::entity_too_large());
+            }
+            let mut w = writer.take().ok_or_else(|| ApiError::internal("body writer lost"))?;
+            writer = Some(
+                pool.run(move || -> io::Result<BodyWriter> {
+                    for chunk in &batch {
+                        w.write(chunk)?;
+                    }
+                    Ok(w)
+                })
+                .await??,
+            );
+            if ended {
+                break;
+            }
         }
-        if failure.is_none() {
-            let _ = tx.send(Msg::End).await;
-        }
-        drop(tx);
-        let written = writer.await?;
-        if let Some(failure) = failure {
-            return Err(failure);
-        }
-        Ok(written?)
+        let w = writer.take().ok_or_else(|| ApiError::internal("body writer lost"))?;
+        Ok(pool.run(move || w.finish()).await??)
     }
 
     /// Stream `pieces` (blob id, offset, length). `pin` keeps the blobs on disk until the

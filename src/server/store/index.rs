@@ -469,22 +469,41 @@ impl Index {
         Ok(result)
     }
 
-    /// Every blob id the index refers to.
-    pub fn referenced_blobs(&self) -> ApiResult<HashSet<String>> {
+    /// Every blob file the index refers to, and the committed length of each Appendable
+    /// object's blob (appends write in place, so after a crash the file may be longer).
+    pub fn referenced_blobs(&self) -> ApiResult<Referenced> {
         let txn = self.db.begin_read()?;
-        let mut out = HashSet::new();
+        let mut out = Referenced::default();
         for item in txn.open_table(OBJECTS)?.iter()? {
             let (_, v) = item?;
             let record: ObjectRecord = dec(v.value())?;
-            out.extend(record.file_blobs().map(str::to_string));
+            out.blobs.extend(record.file_blobs().map(str::to_string));
+            if record.object_type == crate::bos::types::ObjectType::Appendable {
+                out.appendable.extend(
+                    record
+                        .segments
+                        .iter()
+                        .filter(|s| !s.inline)
+                        .map(|s| (s.blob.clone(), s.len)),
+                );
+            }
         }
         for item in txn.open_table(PARTS)?.iter()? {
             let (_, v) = item?;
             let record: PartRecord = dec(v.value())?;
-            out.insert(record.blob);
+            out.blobs.insert(record.blob);
         }
         Ok(out)
     }
+}
+
+/// What [`Index::referenced_blobs`] finds.
+#[derive(Debug, Default)]
+pub struct Referenced {
+    /// Blob ids in use.
+    pub blobs: HashSet<String>,
+    /// (blob id, committed length) of the blobs of Appendable objects.
+    pub appendable: Vec<(String, u64)>,
 }
 
 /// Drop the inline values of `old` that `new` does not use.

@@ -5,12 +5,15 @@
 //! crash at any moment leaves either the old or the new object; orphans are removed at
 //! startup. Objects up to 64 KiB from PutObject keep their content in the index itself
 //! (written, replaced and dropped in the record's own transaction: no file, one fsync).
+//! Request bodies are written by their own small thread pool ([`io_pool`]), index
+//! operations run on tokio's blocking threads, so a flood of uploads cannot hold them up.
 //! Readers (GET, copies) pin the blobs they read: a blob dropped by the index while pinned
 //! is removed when its last reader is done, so a read never ends early.
 
 pub mod blobs;
 pub mod group_commit;
 pub mod index;
+pub mod io_pool;
 pub mod md5_state;
 pub mod records;
 
@@ -18,6 +21,7 @@ use crate::bos::types::is_valid_bucket_name;
 use crate::server::error::{ApiError, ApiResult};
 use blobs::BlobStore;
 use index::Index;
+use io_pool::IoPool;
 use records::{now_ms, BucketRecord};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -38,6 +42,8 @@ pub struct Store {
     bucket_names: RwLock<BTreeSet<String>>,
     key_locks: Vec<Arc<Mutex<()>>>,
     pins: Arc<StdMutex<Pins>>,
+    /// The threads that write request bodies (never used by index operations).
+    pub body_io: IoPool,
 }
 
 /// Blobs being read, and blobs whose removal waits until their last reader is done.
@@ -86,16 +92,23 @@ impl Drop for BlobPin {
 }
 
 impl Store {
-    /// Open (or create) the store in `root`, remove crash leftovers, and create `buckets`.
-    pub async fn open(root: PathBuf, buckets: Vec<String>) -> ApiResult<Arc<Store>> {
+    /// Open (or create) the store in `root`, remove crash leftovers (temporary files,
+    /// unreferenced blobs, uncommitted append tails), create `buckets`, and start
+    /// `body_io_threads` body writer threads.
+    pub async fn open(root: PathBuf, buckets: Vec<String>, body_io_threads: usize) -> ApiResult<Arc<Store>> {
+        let body_io = IoPool::new(body_io_threads)?;
         let store = tokio::task::spawn_blocking(move || -> ApiResult<Store> {
             std::fs::create_dir_all(&root)?;
             let blobs = BlobStore::open(&root)?;
             let index = Index::open(&root.join("index.redb"), Some(blobs.dir().to_path_buf()))?;
             let referenced = index.referenced_blobs()?;
-            let (temps, orphans) = blobs.cleanup(&referenced)?;
+            let (temps, orphans) = blobs.cleanup(&referenced.blobs)?;
             if temps + orphans > 0 {
                 log::info!("removed {temps} unfinished uploads and {orphans} unreferenced blobs");
+            }
+            let trimmed = blobs.trim_to_committed(&referenced.appendable)?;
+            if trimmed > 0 {
+                log::info!("cut {trimmed} appendable blobs back to their committed length");
             }
             for name in &buckets {
                 if !is_valid_bucket_name(name) {
@@ -110,6 +123,7 @@ impl Store {
                 bucket_names: RwLock::new(names),
                 key_locks: (0..KEY_LOCK_STRIPES).map(|_| Arc::new(Mutex::new(()))).collect(),
                 pins: Arc::default(),
+                body_io,
             })
         })
         .await??;
