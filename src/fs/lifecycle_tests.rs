@@ -12,9 +12,10 @@ const BUCKET: &str = "bkt";
 
 fn mount(bos: &Arc<InMemoryBos>) -> Arc<BosFs> {
     let mut config = FsConfig::new(BUCKET, "");
-    let mut write = write::WriteConfig::default();
-    write.part_size = 64 * 1024;
-    config.write = Arc::new(write);
+    config.write = Arc::new(write::WriteConfig {
+        part_size: 64 * 1024,
+        ..write::WriteConfig::default()
+    });
     let fs = Arc::new(BosFs::new(bos.clone(), config));
     fs.start_background();
     fs
