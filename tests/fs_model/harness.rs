@@ -50,6 +50,8 @@ struct Observed {
     attr: FsAttr,
     listed: FsAttr,
     content: Option<Vec<u8>>,
+    /// Why reading the content failed (then `content` is empty).
+    read_error: Option<String>,
     xattrs: BTreeMap<String, Vec<u8>>,
 }
 
@@ -71,8 +73,9 @@ struct Harness<'s> {
 
 /// Run `case`; `Err` says which step went wrong and how.
 pub fn run_case(case: &Case, settings: &Settings) -> Result<(), String> {
+    let ttl_zero = case.ttl_zero && settings.checks("ttl_zero");
     let options = MountOptions {
-        metadata_ttl: if case.ttl_zero {
+        metadata_ttl: if ttl_zero {
             Duration::ZERO
         } else {
             Duration::from_secs(1)
@@ -85,11 +88,14 @@ pub fn run_case(case: &Case, settings: &Settings) -> Result<(), String> {
         options,
         bos: bos.clone(),
         mount: Some(Mount::start(bos, &options)),
-        model: Model::default(),
+        model: Model {
+            lenient_attrs_at_sync: !settings.checks("attrs_at_close"),
+            ..Model::default()
+        },
         inos: BTreeMap::new(),
         armed: None,
         fault_fired: false,
-        ttl_zero: case.ttl_zero,
+        ttl_zero,
         trace: Vec::new(),
     };
     let mut steps: Vec<Op> = case.ops.clone();
@@ -115,6 +121,9 @@ pub fn run_case(case: &Case, settings: &Settings) -> Result<(), String> {
     })();
     if let Some(mount) = harness.mount.take() {
         mount.crash();
+    }
+    if std::env::var("FS_MODEL_TRACE").is_ok() {
+        eprintln!("--- case ---\n{}", harness.trace.join("\n"));
     }
     result
 }
@@ -297,7 +306,7 @@ impl Harness<'_> {
                     .collect();
                 // Attribute changes are stored in the background within 500 ms.
                 for id in due {
-                    self.model.attrs_synced(id);
+                    self.model.attrs_synced_now(id);
                 }
                 Ok(())
             }
@@ -311,8 +320,11 @@ impl Harness<'_> {
     }
 
     /// open(2) as the kernel runs it: lookups first, then open() or create().
-    fn open(&mut self, path: PathRef, flags: OpenFlags, mode: u16) -> Check {
+    fn open(&mut self, path: PathRef, mut flags: OpenFlags, mode: u16) -> Check {
         let path = path.text();
+        if !self.settings.checks("append") {
+            flags.append = false;
+        }
         let parent = parent_of(&path).to_string();
         if !self.model.is_dir(&parent) {
             self.note("skipped: no parent directory (ENOENT/ENOTDIR from the kernel)".into());
@@ -325,6 +337,13 @@ impl Harness<'_> {
             }
             Some(Node::File(_)) if flags.create && flags.exclusive => {
                 self.note("EEXIST from the kernel".into());
+                Ok(())
+            }
+            Some(Node::File(id))
+                if (flags.writable() && self.model.has_writer(id) || self.model.is_open(id))
+                    && !self.settings.checks("shared_fds") =>
+            {
+                self.note("skipped: the file is open already (shared_fds not checked)".into());
                 Ok(())
             }
             Some(Node::File(id)) => {
@@ -350,6 +369,7 @@ impl Harness<'_> {
                     fh,
                     flushed: false,
                     created: false,
+                    wrote: false,
                 });
                 self.note(format!("fd#{} (of {})", self.model.fds.len() - 1, self.model.fds.len()));
                 Ok(())
@@ -382,6 +402,7 @@ impl Harness<'_> {
                     fh,
                     flushed: false,
                     created: true,
+                    wrote: false,
                 });
                 self.note(format!("fd#{} (of {})", self.model.fds.len() - 1, self.model.fds.len()));
                 Ok(())
@@ -441,6 +462,9 @@ impl Harness<'_> {
         }
         let id = fd.file;
         self.model.files.get_mut(&id).expect("open file").write_at(offset, &data);
+        if let Some(i) = self.model.fds.iter().position(|f| f.fh == fd.fh) {
+            self.model.fds[i].wrote = true;
+        }
         // Allowance: an append handle may send its bytes before close, in order.
         let appending = self
             .model
@@ -520,7 +544,9 @@ impl Harness<'_> {
             self.model.fds[i].flushed = true;
         }
         if result.is_ok() && !tainted {
-            if fd.stores() {
+            if fd.stores() && !fd.wrote && !self.settings.checks("untouched_flush") {
+                self.model.file_maybe_synced(fd.file);
+            } else if fd.stores() {
                 // close() returned 0: everything written to the file is in the bucket.
                 self.model.file_synced(fd.file);
             } else {
@@ -617,6 +643,9 @@ impl Harness<'_> {
             }
         }
         self.model.files.get_mut(&id).expect("file").truncate(size as usize);
+        if let Some(i) = self.model.fds.iter().position(|f| Some(f.fh) == fh) {
+            self.model.fds[i].wrote = true;
+        }
         if result.is_err() {
             self.taint(id);
             return Ok(());
@@ -766,8 +795,12 @@ impl Harness<'_> {
 
     fn unlink(&mut self, path: PathRef) -> Check {
         let path = path.text();
-        if !matches!(self.model.node(&path), Some(Node::File(_))) {
+        let Some(Node::File(id)) = self.model.node(&path) else {
             self.note("skipped: not a file".into());
+            return Ok(());
+        };
+        if self.model.is_open(id) && !self.settings.checks("unlink_open") {
+            self.note("skipped: open (unlink_open not checked)".into());
             return Ok(());
         }
         let parent_attr = self.resolve(parent_of(&path))?;
@@ -814,6 +847,18 @@ impl Harness<'_> {
             (Node::Dir { .. }, Some(Node::Dir { .. })) if !self.model.children(&to).is_empty() => libc::ENOTEMPTY,
             _ => 0,
         };
+        if !self.settings.checks("rename_open") {
+            let prefix = format!("{from}/");
+            let to_prefix = format!("{to}/");
+            let open = self.model.names.iter().any(|(p, n)| {
+                (*p == from || p.starts_with(&prefix) || *p == to || p.starts_with(&to_prefix))
+                    && matches!(n, Node::File(id) if self.model.is_open(*id))
+            });
+            if open {
+                self.note("skipped: an open file is involved (rename_open not checked)".into());
+                return Ok(());
+            }
+        }
         let from_parent = self.resolve(parent_of(&from))?;
         let to_parent = self.resolve(parent_of(&to))?;
         let result = self
@@ -931,6 +976,7 @@ impl Harness<'_> {
             for id in ids {
                 let Some(path) = self.model.path_of(id) else { continue };
                 let file = self.model.files[&id].clone();
+                let has_writer = self.model.has_writer(id);
                 let durable = self
                     .model
                     .durable
@@ -939,9 +985,12 @@ impl Harness<'_> {
                 if file.tainted {
                     durable.allow_content(Stored::Exact(file.content.clone()));
                     durable.allow_attrs(&file);
-                } else if !self.model.fds.iter().any(|fd| fd.file == id && fd.flags.writable()) {
+                } else if !has_writer {
                     // Nothing unsynced can remain for a file without a writer.
                     *durable = Durable::exactly(&file);
+                } else if !self.settings.checks("unmount_publish") {
+                    durable.allow_content(Stored::Exact(file.content.clone()));
+                    durable.allow_attrs(&file);
                 } else if !durable.may_be_absent() && failures == 0 {
                     // A file still open for writing keeps its last stored content, but
                     // unmount stores its attribute changes.
@@ -972,10 +1021,16 @@ impl Harness<'_> {
             .map_err(|e| format!("getattr of the root: {}", errno_name(e.errno())))?;
         let mut dirs = vec![(String::new(), root.ino)];
         while let Some((dir, ino)) = dirs.pop() {
-            let entries = self
-                .mount()
-                .list(ino)
-                .map_err(|e| format!("readdir of {dir:?}: {}", errno_name(e.errno())))?;
+            // With both listing checks off, names are only looked up (a listing would
+            // poison the attribute cache with what it believes).
+            let entries = if self.settings.checks("listing_names") || self.settings.checks("listing_mode") {
+                self.mount()
+                    .list(ino)
+                    .map_err(|e| format!("readdir of {dir:?}: {}", errno_name(e.errno())))?
+            } else {
+                Vec::new()
+            };
+            let entries_skipped = !(self.settings.checks("listing_names") || self.settings.checks("listing_mode"));
             let mut names: BTreeMap<String, Option<FsAttr>> =
                 entries.into_iter().map(|e| (e.name, Some(e.attr))).collect();
             for path in expected.iter().filter(|p| parent_of(p) == dir) {
@@ -992,13 +1047,14 @@ impl Harness<'_> {
                     Err(e) if e.errno() == libc::ENOENT && listed.is_none() => continue,
                     Err(e) => return Err(format!("lookup of {path:?}: {}", errno_name(e.errno()))),
                 };
-                if listed.is_none() {
+                if listed.is_none() && !entries_skipped {
                     unlisted.insert(path.clone());
                 }
                 let mut observed = Observed {
                     attr,
                     listed: listed.unwrap_or(attr),
                     content: None,
+                    read_error: None,
                     xattrs: BTreeMap::new(),
                 };
                 if attr.kind == NodeKind::Directory {
@@ -1006,7 +1062,13 @@ impl Harness<'_> {
                         dirs.push((path.clone(), attr.ino));
                     }
                 } else {
-                    observed.content = Some(self.read_fresh(&path, attr.ino)?);
+                    match self.read_fresh(&path, attr.ino) {
+                        Ok(content) => observed.content = Some(content),
+                        Err(e) => {
+                            observed.content = Some(Vec::new());
+                            observed.read_error = Some(e);
+                        }
+                    }
                     for name in self
                         .mount()
                         .listxattr(attr.ino)
@@ -1085,6 +1147,9 @@ impl Harness<'_> {
                         return Err(format!("ls {path:?}: size {}, expected {size}", observed.listed.size));
                     }
                     let fresh_read_checked = self.settings.checks("fresh_read") || !self.model.has_writer(id);
+                    if let (Some(e), true) = (&observed.read_error, fresh_read_checked) {
+                        return Err(e.clone());
+                    }
                     if fresh_read_checked && observed.content.as_deref() != Some(file.content.as_slice()) {
                         return Err(format!(
                             "cat {path:?} shows {}, expected {}",
@@ -1228,7 +1293,7 @@ impl Harness<'_> {
                     show(observed.content.as_deref().unwrap_or_default())
                 ));
             };
-            check_durable(path, observed, durable)?;
+            check_durable(path, observed, durable, self.settings)?;
         }
         for (path, durable) in &self.model.durable {
             if !seen.contains_key(path) && !durable.may_be_absent() {
@@ -1247,6 +1312,7 @@ impl Harness<'_> {
         let old = std::mem::take(&mut self.model);
         let mut model = Model {
             now_ms: old.now_ms,
+            lenient_attrs_at_sync: old.lenient_attrs_at_sync,
             ..Model::default()
         };
         for (path, observed) in &seen {
@@ -1265,9 +1331,14 @@ impl Harness<'_> {
                 .durable
                 .get(path)
                 .and_then(|d| d.mtimes.iter().flatten().find(|t| **t == mtime_secs(observed.attr.mtime)).copied());
+            // With restart_attrs skipped a wrong mode was let through; keep the stored one.
+            let mode = match old.durable.get(path).map(|d| d.modes.as_slice()) {
+                Some([only]) if !self.settings.checks("restart_attrs") => *only,
+                _ => observed.attr.perm,
+            };
             let file = File {
                 content: observed.content.clone().unwrap_or_default(),
-                mode: observed.attr.perm,
+                mode,
                 mtime: certain_mtime,
                 xattrs: observed.xattrs.clone(),
                 high_water: 0,
@@ -1315,7 +1386,7 @@ impl Harness<'_> {
                         file.xattrs = observed.xattrs.clone();
                         file.tainted = false;
                         if let Some(d) = self.model.durable.get(&p) {
-                            check_durable(&p, observed, d)?;
+                            check_durable(&p, observed, d, self.settings)?;
                         }
                         let file = file.clone();
                         self.model.durable.insert(p.clone(), Durable::exactly(&file));
@@ -1374,7 +1445,7 @@ fn describe(contents: &[Stored]) -> String {
 }
 
 /// A file a fresh mount shows at `path` is one of the states `durable` allows.
-fn check_durable(path: &str, observed: &Observed, durable: &Durable) -> Check {
+fn check_durable(path: &str, observed: &Observed, durable: &Durable, settings: &Settings) -> Check {
     let content = observed.content.as_deref().unwrap_or_default();
     if !durable.contents.iter().any(|c| c.allows(Some(content))) {
         return Err(format!(
@@ -1382,6 +1453,9 @@ fn check_durable(path: &str, observed: &Observed, durable: &Durable) -> Check {
             show(content),
             describe(&durable.contents)
         ));
+    }
+    if !settings.checks("restart_attrs") {
+        return Ok(());
     }
     if !durable.modes.contains(&observed.attr.perm) {
         return Err(format!(

@@ -83,6 +83,8 @@ pub struct Fd {
     pub flushed: bool,
     /// It created the file (its close stores the new file even when read-only).
     pub created: bool,
+    /// A write or ftruncate went through it.
+    pub wrote: bool,
 }
 
 impl Fd {
@@ -223,6 +225,8 @@ pub struct Model {
     pub now_ms: u64,
     /// The last file identity handed out.
     pub next_id: FileId,
+    /// A close or fsync is not taken to store attribute changes (check `attrs_at_close` off).
+    pub lenient_attrs_at_sync: bool,
 }
 
 /// The parent of `path` ("" for the root).
@@ -282,9 +286,10 @@ impl Model {
         }
     }
 
-    /// Whether file `id` has an open descriptor that may write.
+    /// Whether file `id` has an open descriptor that may write (or that created it: the
+    /// mount holds a writer for it).
     pub fn has_writer(&self, id: FileId) -> bool {
-        self.fds.iter().any(|fd| fd.file == id && fd.flags.writable())
+        self.fds.iter().any(|fd| fd.file == id && fd.stores())
     }
 
     /// Whether file `id` has an open descriptor.
@@ -319,17 +324,46 @@ impl Model {
         }
     }
 
+    /// File `id` may be in the bucket as it is now (or as it was).
+    pub fn file_maybe_synced(&mut self, id: FileId) {
+        let (Some(path), Some(file)) = (self.path_of(id), self.files.get(&id)) else {
+            return;
+        };
+        if let Some(durable) = self.durable.get_mut(&path) {
+            durable.allow_content(Stored::Exact(file.content.clone()));
+            durable.allow_attrs(file);
+        }
+    }
+
     /// Everything written to file `id` and its attributes are in the bucket now.
     pub fn file_synced(&mut self, id: FileId) {
         self.attrs_pending_since.remove(&id);
         let (Some(path), Some(file)) = (self.path_of(id), self.files.get(&id)) else {
             return;
         };
-        self.durable.insert(path, Durable::exactly(file));
+        let mut durable = Durable::exactly(file);
+        if self.lenient_attrs_at_sync {
+            if let Some(old) = self.durable.get(&path) {
+                durable.modes = old.modes.clone();
+                durable.mtimes = old.mtimes.clone();
+                durable.xattrs = old.xattrs.clone();
+                durable.allow_attrs(file);
+                self.attrs_pending_since.insert(id, self.now_ms);
+            }
+        }
+        self.durable.insert(path, durable);
     }
 
     /// The attributes of file `id` are in the bucket now (content unchanged).
     pub fn attrs_synced(&mut self, id: FileId) {
+        if self.lenient_attrs_at_sync {
+            return;
+        }
+        self.attrs_synced_now(id);
+    }
+
+    /// The attributes of file `id` are in the bucket now, whatever the leniency.
+    pub fn attrs_synced_now(&mut self, id: FileId) {
         self.attrs_pending_since.remove(&id);
         let (Some(path), Some(file)) = (self.path_of(id), self.files.get(&id)) else {
             return;

@@ -438,8 +438,8 @@ impl OpMix {
 
 fn path() -> impl Strategy<Value = PathRef> {
     prop_oneof![
-        2 => (0u8..4).prop_map(|name| PathRef { dir: None, name }),
-        3 => (0u8..3, 0u8..4).prop_map(|(d, name)| PathRef { dir: Some(d), name }),
+        3 => (0u8..4).prop_map(|name| PathRef { dir: None, name }),
+        2 => (0u8..3, 0u8..4).prop_map(|(d, name)| PathRef { dir: Some(d), name }),
     ]
 }
 
@@ -542,11 +542,46 @@ impl fmt::Debug for Case {
     }
 }
 
-/// The strategy of a whole case of at most `max_steps` steps.
+/// Steps that give a case something to work on: two directories and three closed files.
+fn prelude() -> Vec<Op> {
+    let p = |dir: Option<u8>, name: u8| PathRef { dir, name };
+    let create = OpenFlags {
+        access: libc::O_WRONLY,
+        create: true,
+        exclusive: false,
+        truncate: true,
+        append: false,
+    };
+    let mut ops = vec![
+        Op::Mkdir { path: p(None, 0), mode: 0o755 },
+        Op::Mkdir { path: p(None, 1), mode: 0o755 },
+    ];
+    for (i, path) in [p(None, 2), p(Some(0), 0), p(Some(1), 1)].into_iter().enumerate() {
+        ops.push(Op::Open { path, flags: create, mode: 0o644 });
+        ops.push(Op::Write {
+            fd: FdRef(0),
+            at: WriteAt::Offset(0),
+            len: WriteLen::Bytes(10 + i as u16),
+            byte: 0x10 * (i as u8 + 1),
+        });
+        ops.push(Op::Close { fd: FdRef(0) });
+    }
+    ops
+}
+
+/// The strategy of a whole case of at most `max_steps` steps (after an optional prelude).
 pub fn case(mix: &OpMix, max_steps: usize) -> impl Strategy<Value = Case> {
     (
         any::<bool>(),
+        prop::bool::weighted(0.6),
         prop::collection::vec(mix.op(), 1..=max_steps.max(1)),
     )
-        .prop_map(|(ttl_zero, ops)| Case { ttl_zero, ops })
+        .prop_map(|(ttl_zero, with_prelude, ops)| {
+            let ops = if with_prelude {
+                prelude().into_iter().chain(ops).collect()
+            } else {
+                ops
+            };
+            Case { ttl_zero, ops }
+        })
 }
