@@ -517,6 +517,14 @@ impl Harness<'_> {
                 show(&got),
                 show(&want)
             )),
+            Err(e)
+                if e.errno() == libc::EINVAL
+                    && (offset as usize) < self.uploaded_floor(file)
+                    && !self.settings.checks("read_uploaded") =>
+            {
+                self.note("EINVAL below an uploaded part (read_uploaded not checked)".into());
+                Ok(())
+            }
             Err(e) => Err(format!("read failed with {}", errno_name(e.errno()))),
         }
     }
@@ -582,7 +590,10 @@ impl Harness<'_> {
             return Ok(());
         }
         self.expect_errno("fsync", errno_of(&result), 0)?;
-        if result.is_ok() {
+        let large = self.model.files[&fd.file].high_water > self.settings.part_size;
+        if result.is_ok() && large && !self.settings.checks("fsync_multipart") {
+            self.model.file_maybe_synced(fd.file);
+        } else if result.is_ok() {
             // fsync returned 0: the file's data and attributes are in the bucket.
             self.model.file_synced(fd.file);
         } else {
@@ -592,6 +603,15 @@ impl Harness<'_> {
     }
 
     /// The file a path-or-descriptor target names, with its inode and handle.
+    /// Attribute changes of a file with an open writer are not generated (check `attrs_open` off).
+    fn attrs_target(&mut self, target: Target) -> Result<Option<(FileId, InodeNo, Option<u64>)>, String> {
+        let found = self.target_file(target, false)?;
+        match found {
+            Some((id, _, _)) if self.model.has_writer(id) && !self.settings.checks("attrs_open") => Ok(None),
+            other => Ok(other),
+        }
+    }
+
     fn target_file(&mut self, target: Target, needs_write: bool) -> Result<Option<(FileId, InodeNo, Option<u64>)>, String> {
         match target {
             Target::Path(p) => {
@@ -682,7 +702,7 @@ impl Harness<'_> {
                 return Ok(());
             }
         }
-        let Some((id, ino, fh)) = self.target_file(target, false)? else {
+        let Some((id, ino, fh)) = self.attrs_target(target)? else {
             self.note("skipped: no such file or descriptor".into());
             return Ok(());
         };
@@ -699,7 +719,7 @@ impl Harness<'_> {
     }
 
     fn utime(&mut self, path: PathRef, secs: u16) -> Check {
-        let Some((id, ino, _)) = self.target_file(Target::Path(path), false)? else {
+        let Some((id, ino, _)) = self.attrs_target(Target::Path(path))? else {
             self.note("skipped: not a file".into());
             return Ok(());
         };
@@ -712,7 +732,7 @@ impl Harness<'_> {
     }
 
     fn xattr(&mut self, path: PathRef, name: u8, value: Option<u8>) -> Check {
-        let Some((id, ino, _)) = self.target_file(Target::Path(path), false)? else {
+        let Some((id, ino, _)) = self.attrs_target(Target::Path(path))? else {
             self.note("skipped: not a file".into());
             return Ok(());
         };

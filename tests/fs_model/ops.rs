@@ -571,12 +571,13 @@ fn prelude() -> Vec<Op> {
 
 /// The strategy of a whole case of at most `max_steps` steps (after an optional prelude).
 pub fn case(mix: &OpMix, max_steps: usize) -> impl Strategy<Value = Case> {
+    // The prelude's switch comes last: shrinking drops steps first, then tries without it.
     (
+        prop::collection::vec(mix.op(), 1..=max_steps.max(1)),
         any::<bool>(),
         prop::bool::weighted(0.6),
-        prop::collection::vec(mix.op(), 1..=max_steps.max(1)),
     )
-        .prop_map(|(ttl_zero, with_prelude, ops)| {
+        .prop_map(|(ops, ttl_zero, with_prelude)| {
             let ops = if with_prelude {
                 prelude().into_iter().chain(ops).collect()
             } else {
