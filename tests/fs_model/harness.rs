@@ -136,7 +136,12 @@ fn show(bytes: &[u8]) -> String {
     if bytes.len() <= 24 {
         format!("{bytes:?}")
     } else {
-        format!("{} bytes {:?}..{:?}", bytes.len(), &bytes[..8], &bytes[bytes.len() - 8..])
+        format!(
+            "{} bytes {:?}..{:?}",
+            bytes.len(),
+            &bytes[..8],
+            &bytes[bytes.len() - 8..]
+        )
     }
 }
 
@@ -264,11 +269,7 @@ impl Harness<'_> {
         file.tainted = true;
         let file = file.clone();
         if let Some(path) = self.model.path_of(id) {
-            let durable = self
-                .model
-                .durable
-                .entry(path)
-                .or_insert_with(|| Durable::absent(&file));
+            let durable = self.model.durable.entry(path).or_insert_with(|| Durable::absent(&file));
             durable.allow_content(Stored::Exact(file.content.clone()));
             durable.allow_attrs(&file);
         }
@@ -454,14 +455,22 @@ impl Harness<'_> {
             Err(e) if file.tainted || self.fault_fired => {
                 self.note(format!("{} on a file that met a fault", errno_name(e.errno())));
                 let id = fd.file;
-                self.model.files.get_mut(&id).expect("open file").write_at(offset, &data);
+                self.model
+                    .files
+                    .get_mut(&id)
+                    .expect("open file")
+                    .write_at(offset, &data);
                 self.taint(id);
                 return Ok(());
             }
             Err(e) => return Err(format!("write failed with {}", errno_name(e.errno()))),
         }
         let id = fd.file;
-        self.model.files.get_mut(&id).expect("open file").write_at(offset, &data);
+        self.model
+            .files
+            .get_mut(&id)
+            .expect("open file")
+            .write_at(offset, &data);
         if let Some(i) = self.model.fds.iter().position(|f| f.fh == fd.fh) {
             self.model.fds[i].wrote = true;
         }
@@ -612,7 +621,11 @@ impl Harness<'_> {
         }
     }
 
-    fn target_file(&mut self, target: Target, needs_write: bool) -> Result<Option<(FileId, InodeNo, Option<u64>)>, String> {
+    fn target_file(
+        &mut self,
+        target: Target,
+        needs_write: bool,
+    ) -> Result<Option<(FileId, InodeNo, Option<u64>)>, String> {
         match target {
             Target::Path(p) => {
                 let path = p.text();
@@ -646,7 +659,11 @@ impl Harness<'_> {
         let file = self.model.files[&id].clone();
         match &result {
             // Allowance: like a write, a truncation into an uploaded part may fail with EINVAL.
-            Err(e) if e.errno() == libc::EINVAL && self.model.has_writer(id) && (size as usize) < self.uploaded_floor(&file) => {
+            Err(e)
+                if e.errno() == libc::EINVAL
+                    && self.model.has_writer(id)
+                    && (size as usize) < self.uploaded_floor(&file) =>
+            {
                 self.note("EINVAL (below an uploaded part: allowed)".into());
                 return Ok(());
             }
@@ -906,11 +923,7 @@ impl Harness<'_> {
         for (path, id) in moved {
             if self.model.has_writer(id) {
                 let file = self.model.files[&id].clone();
-                let durable = self
-                    .model
-                    .durable
-                    .entry(path)
-                    .or_insert_with(|| Durable::absent(&file));
+                let durable = self.model.durable.entry(path).or_insert_with(|| Durable::absent(&file));
                 durable.allow_content(Stored::Exact(file.content.clone()));
                 durable.allow_attrs(&file);
             }
@@ -997,11 +1010,7 @@ impl Harness<'_> {
                 let Some(path) = self.model.path_of(id) else { continue };
                 let file = self.model.files[&id].clone();
                 let has_writer = self.model.has_writer(id);
-                let durable = self
-                    .model
-                    .durable
-                    .entry(path)
-                    .or_insert_with(|| Durable::absent(&file));
+                let durable = self.model.durable.entry(path).or_insert_with(|| Durable::absent(&file));
                 if file.tainted {
                     durable.allow_content(Stored::Exact(file.content.clone()));
                     durable.allow_attrs(&file);
@@ -1032,7 +1041,10 @@ impl Harness<'_> {
     /// What a mount shows at every name: directories walked from the root, each listed and
     /// each entry looked up; names in `expected` that the listing leaves out are looked up
     /// too (and reported in the second map with `true`: missing from the listing).
-    fn observe_tree(&self, expected: &BTreeSet<String>) -> Result<(BTreeMap<String, Observed>, BTreeSet<String>), String> {
+    fn observe_tree(
+        &self,
+        expected: &BTreeSet<String>,
+    ) -> Result<(BTreeMap<String, Observed>, BTreeSet<String>), String> {
         let mut seen = BTreeMap::new();
         let mut unlisted = BTreeSet::new();
         let root = self
@@ -1138,7 +1150,10 @@ impl Harness<'_> {
                         return Err(format!("{path:?} should be a directory"));
                     }
                     if observed.attr.perm != mode && self.settings.checks("dir_mode") {
-                        return Err(format!("{path:?}: directory mode {:o}, expected {mode:o}", observed.attr.perm));
+                        return Err(format!(
+                            "{path:?}: directory mode {:o}, expected {mode:o}",
+                            observed.attr.perm
+                        ));
                     }
                 }
                 Node::File(id) => {
@@ -1178,10 +1193,16 @@ impl Harness<'_> {
                         ));
                     }
                     if observed.attr.perm != file.mode {
-                        return Err(format!("stat {path:?}: mode {:o}, expected {:o}", observed.attr.perm, file.mode));
+                        return Err(format!(
+                            "stat {path:?}: mode {:o}, expected {:o}",
+                            observed.attr.perm, file.mode
+                        ));
                     }
                     if observed.listed.perm != file.mode && self.settings.checks("listing_mode") {
-                        return Err(format!("ls {path:?}: mode {:o}, expected {:o}", observed.listed.perm, file.mode));
+                        return Err(format!(
+                            "ls {path:?}: mode {:o}, expected {:o}",
+                            observed.listed.perm, file.mode
+                        ));
                     }
                     if let Some(t) = file.mtime {
                         if mtime_secs(observed.attr.mtime) != t {
@@ -1238,7 +1259,9 @@ impl Harness<'_> {
             }
             if let Some(dir) = key.strip_suffix('/') {
                 if !self.model.durable_dirs.contains_key(dir) {
-                    return Err(format!("the bucket has a marker {key:?} of a directory the model does not have"));
+                    return Err(format!(
+                        "the bucket has a marker {key:?} of a directory the model does not have"
+                    ));
                 }
                 continue;
             }
@@ -1289,7 +1312,9 @@ impl Harness<'_> {
             .collect();
         let (seen, unlisted) = self.observe_tree(&expected)?;
         if !unlisted.is_empty() && self.settings.checks("listing_names") {
-            return Err(format!("after restart, readdir leaves out {unlisted:?} (lookup finds them)"));
+            return Err(format!(
+                "after restart, readdir leaves out {unlisted:?} (lookup finds them)"
+            ));
         }
         for (path, observed) in &seen {
             if observed.attr.kind == NodeKind::Directory {
@@ -1302,7 +1327,8 @@ impl Harness<'_> {
                 if !durable.modes.contains(&observed.attr.perm) && self.settings.checks("dir_mode") {
                     return Err(format!(
                         "after restart, directory {path:?} has mode {:o}; allowed {}",
-                        observed.attr.perm, octals(&durable.modes)
+                        observed.attr.perm,
+                        octals(&durable.modes)
                     ));
                 }
                 continue;
@@ -1337,7 +1363,12 @@ impl Harness<'_> {
         };
         for (path, observed) in &seen {
             if observed.attr.kind == NodeKind::Directory {
-                model.names.insert(path.clone(), Node::Dir { mode: observed.attr.perm });
+                model.names.insert(
+                    path.clone(),
+                    Node::Dir {
+                        mode: observed.attr.perm,
+                    },
+                );
                 model.durable_dirs.insert(
                     path.clone(),
                     DurableDir {
@@ -1347,10 +1378,13 @@ impl Harness<'_> {
                 );
                 continue;
             }
-            let certain_mtime = old
-                .durable
-                .get(path)
-                .and_then(|d| d.mtimes.iter().flatten().find(|t| **t == mtime_secs(observed.attr.mtime)).copied());
+            let certain_mtime = old.durable.get(path).and_then(|d| {
+                d.mtimes
+                    .iter()
+                    .flatten()
+                    .find(|t| **t == mtime_secs(observed.attr.mtime))
+                    .copied()
+            });
             // With restart_attrs skipped a wrong mode was let through; keep the stored one.
             let mode = match old.durable.get(path).map(|d| d.modes.as_slice()) {
                 Some([only]) if !self.settings.checks("restart_attrs") => *only,
@@ -1421,7 +1455,12 @@ impl Harness<'_> {
                         self.model.durable.insert(p.clone(), durable);
                     }
                     (_, Some(observed)) => {
-                        self.model.names.insert(p.clone(), Node::Dir { mode: observed.attr.perm });
+                        self.model.names.insert(
+                            p.clone(),
+                            Node::Dir {
+                                mode: observed.attr.perm,
+                            },
+                        );
                         self.model.durable_dirs.insert(
                             p.clone(),
                             DurableDir {
@@ -1480,7 +1519,8 @@ fn check_durable(path: &str, observed: &Observed, durable: &Durable, settings: &
     if !durable.modes.contains(&observed.attr.perm) {
         return Err(format!(
             "after restart, {path:?} has mode {:o}; allowed {}",
-            observed.attr.perm, octals(&durable.modes)
+            observed.attr.perm,
+            octals(&durable.modes)
         ));
     }
     let mtime = mtime_secs(observed.attr.mtime);

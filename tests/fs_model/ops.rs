@@ -204,7 +204,12 @@ pub enum Op {
     /// open(2) (create() for a missing name with O_CREAT); the descriptor joins the list.
     Open { path: PathRef, flags: OpenFlags, mode: u16 },
     /// write(2).
-    Write { fd: FdRef, at: WriteAt, len: WriteLen, byte: u8 },
+    Write {
+        fd: FdRef,
+        at: WriteAt,
+        len: WriteLen,
+        byte: u8,
+    },
     /// pread(2).
     Read { fd: FdRef, offset: u16, len: u16 },
     /// close(2) of a dup of the descriptor: flush only.
@@ -378,7 +383,10 @@ impl OpMix {
         );
         add(
             "chmod",
-            (target(), prop::sample::select(vec![0o600u16, 0o640, 0o700, 0o755, 0o644]))
+            (
+                target(),
+                prop::sample::select(vec![0o600u16, 0o640, 0o700, 0o755, 0o644]),
+            )
                 .prop_map(|(target, mode)| Op::Chmod { target, mode })
                 .boxed(),
         );
@@ -418,10 +426,7 @@ impl OpMix {
                 .prop_map(|(path, len, byte)| Op::OtherPut { path, len, byte })
                 .boxed(),
         );
-        add(
-            "other_delete",
-            path().prop_map(|path| Op::OtherDelete { path }).boxed(),
-        );
+        add("other_delete", path().prop_map(|path| Op::OtherDelete { path }).boxed());
         add(
             "advance",
             prop::sample::select(vec![100u16, 600, 1100])
@@ -553,11 +558,21 @@ fn prelude() -> Vec<Op> {
         append: false,
     };
     let mut ops = vec![
-        Op::Mkdir { path: p(None, 0), mode: 0o755 },
-        Op::Mkdir { path: p(None, 1), mode: 0o755 },
+        Op::Mkdir {
+            path: p(None, 0),
+            mode: 0o755,
+        },
+        Op::Mkdir {
+            path: p(None, 1),
+            mode: 0o755,
+        },
     ];
     for (i, path) in [p(None, 2), p(Some(0), 0), p(Some(1), 1)].into_iter().enumerate() {
-        ops.push(Op::Open { path, flags: create, mode: 0o644 });
+        ops.push(Op::Open {
+            path,
+            flags: create,
+            mode: 0o644,
+        });
         ops.push(Op::Write {
             fd: FdRef(0),
             at: WriteAt::Offset(0),
