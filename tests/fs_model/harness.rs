@@ -63,8 +63,6 @@ struct Harness<'s> {
     model: Model,
     /// Inode numbers of model files in this mount lifetime.
     inos: BTreeMap<FileId, InodeNo>,
-    /// A fault armed for the next step.
-    armed: Option<(FaultOp, FaultKind, u8)>,
     /// Whether an injected fault fired during the current step.
     fault_fired: bool,
     ttl_zero: bool,
@@ -93,7 +91,6 @@ pub fn run_case(case: &Case, settings: &Settings) -> Result<(), String> {
             ..Model::default()
         },
         inos: BTreeMap::new(),
-        armed: None,
         fault_fired: false,
         ttl_zero,
         trace: Vec::new(),
@@ -103,9 +100,8 @@ pub fn run_case(case: &Case, settings: &Settings) -> Result<(), String> {
     steps.push(Op::Crash);
     let result = (|| {
         for (i, op) in steps.iter().enumerate() {
-            let fault = harness.armed.take();
             harness.trace.push(format!("{:>2}. {op:?}", i + 1));
-            let outcome = harness.step_with_fault(op, fault);
+            let outcome = harness.step_with_fault(op, None);
             let outcome = outcome
                 .and_then(|_| harness.check_view())
                 .and_then(|_| harness.check_bucket());
@@ -218,6 +214,10 @@ impl Harness<'_> {
         let Some((fault_op, kind, skip)) = fault else {
             return self.step(op);
         };
+        if matches!(op, Op::Rename { .. }) && !self.settings.checks("rename_partial") {
+            self.note("fault not injected (rename_partial not checked)".into());
+            return self.step(op);
+        }
         let operation = match fault_op {
             FaultOp::Put => Operation::PutObject,
             FaultOp::UploadPart => Operation::UploadPart,
@@ -235,25 +235,34 @@ impl Harness<'_> {
             FaultKind::OffsetIncorrect => injected.status(409, "OffsetIncorrect"),
         };
         let before = self.bos.count(operation);
+        let writing: Vec<FileId> = self
+            .model
+            .fds
+            .iter()
+            .filter(|fd| fd.stores())
+            .map(|fd| fd.file)
+            .collect();
         self.bos.inject(injected);
         // The model cannot tell whether the fault fires before the step is done: it assumes
         // it may, and the step's checks accept an error as "maybe applied".
         self.fault_fired = true;
-        let result = self.step(op);
+        let mut result = self.step(op);
         self.bos.clear_faults();
         let fired = self.bos.count(operation) > before + skip as u64;
-        if fired {
+        if fired && result.is_ok() {
             self.note("(fault fired)".into());
-            // Every file with a writer may have had an upload fail in the background.
-            let open: Vec<FileId> = self
-                .model
-                .fds
-                .iter()
-                .filter(|fd| fd.flags.writable())
-                .map(|fd| fd.file)
-                .collect();
-            for id in open {
+            // Every file with a writer may have had an upload fail, in the background or in
+            // a release whose error reaches nobody.
+            for id in writing {
                 self.taint(id);
+                if !self.model.is_open(id) {
+                    if let Some(path) = self.model.path_of(id) {
+                        result = self.resync_path(&path);
+                        if result.is_err() {
+                            break;
+                        }
+                    }
+                }
             }
         }
         self.fault_fired = false;
@@ -313,10 +322,12 @@ impl Harness<'_> {
             }
             Op::Remount => self.restart(true),
             Op::Crash => self.restart(false),
-            Op::Fault { op, kind, skip } => {
-                self.armed = Some((op, kind, skip));
-                Ok(())
-            }
+            Op::Faulty {
+                op: fault,
+                kind,
+                skip,
+                ref then,
+            } => self.step_with_fault(then, Some((fault, kind, skip))),
         }
     }
 
@@ -732,7 +743,20 @@ impl Harness<'_> {
         }
         self.model.files.get_mut(&id).expect("file").mode = mode;
         self.model.attrs_changed(id);
-        Ok(())
+        self.after_attr_change(id, result.is_err())
+    }
+
+    /// An attribute change that failed (under a fault) may or may not have happened: the
+    /// mount shows one of the two, and the bucket may hold either.
+    fn after_attr_change(&mut self, id: FileId, failed: bool) -> Check {
+        if !failed {
+            return Ok(());
+        }
+        self.taint(id);
+        match self.model.path_of(id) {
+            Some(path) if !self.model.is_open(id) => self.resync_path(&path),
+            _ => Ok(()),
+        }
     }
 
     fn utime(&mut self, path: PathRef, secs: u16) -> Check {
@@ -745,7 +769,7 @@ impl Harness<'_> {
         self.expect_errno("utime", errno_of(&result), 0)?;
         self.model.files.get_mut(&id).expect("file").mtime = Some(t);
         self.model.attrs_changed(id);
-        Ok(())
+        self.after_attr_change(id, result.is_err())
     }
 
     fn xattr(&mut self, path: PathRef, name: u8, value: Option<u8>) -> Check {
@@ -768,6 +792,7 @@ impl Harness<'_> {
         if want != 0 {
             return Ok(());
         }
+        let failed = result != 0;
         let file = self.model.files.get_mut(&id).expect("file");
         match value {
             Some(v) => {
@@ -778,7 +803,7 @@ impl Harness<'_> {
             }
         }
         self.model.attrs_changed(id);
-        Ok(())
+        self.after_attr_change(id, failed)
     }
 
     fn mkdir(&mut self, path: PathRef, mode: u16) -> Check {
@@ -1011,7 +1036,8 @@ impl Harness<'_> {
                 let file = self.model.files[&id].clone();
                 let has_writer = self.model.has_writer(id);
                 let durable = self.model.durable.entry(path).or_insert_with(|| Durable::absent(&file));
-                if file.tainted {
+                if file.tainted || self.fault_fired {
+                    // A fault may have hit the unmount's stores: old or new, each.
                     durable.allow_content(Stored::Exact(file.content.clone()));
                     durable.allow_attrs(&file);
                 } else if !has_writer {
@@ -1031,6 +1057,8 @@ impl Harness<'_> {
         } else {
             mount.crash();
         }
+        // A fault armed for this step hits the old mount only.
+        self.bos.clear_faults();
         self.model.fds.clear();
         self.model.collect_garbage();
         self.inos.clear();
@@ -1416,6 +1444,8 @@ impl Harness<'_> {
     /// Re-observe the names `paths` after a step that failed with a fault: each shows a state
     /// the bucket may hold, and the model takes it over.
     fn resync_tree(&mut self, paths: &[String]) -> Check {
+        // The fault of this step has done its part; looking is not part of the step.
+        self.bos.clear_faults();
         let expected: BTreeSet<String> = self.model.names.keys().cloned().collect();
         let (seen, _) = self.observe_tree(&expected)?;
         for path in paths {
@@ -1438,7 +1468,10 @@ impl Harness<'_> {
                         file.content = observed.content.clone().unwrap_or_default();
                         file.mode = observed.attr.perm;
                         file.xattrs = observed.xattrs.clone();
-                        file.tainted = false;
+                        file.mtime = file.mtime.filter(|t| *t == mtime_secs(observed.attr.mtime));
+                        // With `fault_view` off, a file a fault hit stays unchecked until the
+                        // next restart (stat and cat of it may disagree until the TTL passes).
+                        file.tainted = self.fault_fired && !self.settings.checks("fault_view");
                         if let Some(d) = self.model.durable.get(&p) {
                             check_durable(&p, observed, d, self.settings)?;
                         }

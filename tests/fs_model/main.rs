@@ -3,7 +3,7 @@
 //! changes and injected faults; [`harness`] runs each against the mount and a plain model
 //! and compares them after every step; a failure is shrunk and printed step by step.
 //!
-//! Environment: `FS_MODEL_CASES` (default 96), `FS_MODEL_SEED` (a number, default fixed),
+//! Environment: `FS_MODEL_CASES` (default 2000, 1000 with faults), `FS_MODEL_SEED` (a number, default fixed),
 //! `FS_MODEL_STEPS` (most steps per case, default 30), `FS_MODEL_PART_SIZE` (default 8192),
 //! `FS_MODEL_OPS` (comma-separated kinds to generate, "all" adds faults; see [`ops::OpMix`]),
 //! `FS_MODEL_SKIP_CHECKS` (comma-separated: `fresh_read`, `listing_names`,
@@ -77,11 +77,11 @@ fn run_model(default_ops: Option<&str>, default_cases: u64) {
 /// Every operation kind but faults.
 #[test]
 fn filesystem_matches_the_reference_model() {
-    run_model(None, 96);
+    run_model(None, 2000);
 }
 
 /// Faults on top of everything (FS_MODEL_OPS=all).
 #[test]
 fn filesystem_matches_the_reference_model_under_faults() {
-    run_model(Some("all"), 48);
+    run_model(Some("all"), 1000);
 }

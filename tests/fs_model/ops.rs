@@ -246,8 +246,13 @@ pub enum Op {
     Remount,
     /// The mount dies without draining anything; a fresh mount over the same bucket.
     Crash,
-    /// The next step meets a failure of one BOS request.
-    Fault { op: FaultOp, kind: FaultKind, skip: u8 },
+    /// `then` runs while one BOS request of kind `op` (after `skip` that pass) fails.
+    Faulty {
+        op: FaultOp,
+        kind: FaultKind,
+        skip: u8,
+        then: Box<Op>,
+    },
 }
 
 impl fmt::Debug for Op {
@@ -273,7 +278,9 @@ impl fmt::Debug for Op {
             Op::Advance { ms } => write!(f, "advance {ms} ms"),
             Op::Remount => write!(f, "remount (commit_all, fresh mount)"),
             Op::Crash => write!(f, "crash (no draining, fresh mount)"),
-            Op::Fault { op, kind, skip } => write!(f, "arm fault {kind:?} on {op:?} after {skip} ok"),
+            Op::Faulty { op, kind, skip, then } => {
+                write!(f, "{then:?}  [with {kind:?} on {op:?} after {skip} ok]")
+            }
         }
     }
 }
@@ -347,13 +354,8 @@ impl OpMix {
 
     /// The strategy of one operation.
     pub fn op(&self) -> BoxedStrategy<Op> {
-        let mut choices: Vec<(u32, BoxedStrategy<Op>)> = Vec::new();
-        let mut add = |kind: &str, strategy: BoxedStrategy<Op>| {
-            let w = self.weight(kind);
-            if w > 0 {
-                choices.push((w, strategy));
-            }
-        };
+        let mut by_kind: Vec<(&'static str, BoxedStrategy<Op>)> = Vec::new();
+        let mut add = |kind: &'static str, strategy: BoxedStrategy<Op>| by_kind.push((kind, strategy));
         add(
             "open",
             (path(), open_flags(), prop::sample::select(vec![0o644u16, 0o600, 0o755]))
@@ -435,8 +437,28 @@ impl OpMix {
         );
         add("remount", Just(Op::Remount).boxed());
         add("crash", Just(Op::Crash).boxed());
-        add("fault", fault().boxed());
+        let mut choices: Vec<(u32, BoxedStrategy<Op>)> = by_kind
+            .iter()
+            .filter(|(k, _)| self.weight(k) > 0)
+            .map(|(k, strategy)| (self.weight(k), strategy.clone()))
+            .collect();
         assert!(!choices.is_empty(), "FS_MODEL_OPS enables no known operation kind");
+        let io_kinds = [
+            "write", "flush", "close", "fsync", "truncate", "chmod", "setxattr", "unlink", "rename", "open", "remount",
+            "advance",
+        ];
+        let io: Vec<(u32, BoxedStrategy<Op>)> = io_kinds
+            .iter()
+            .filter_map(|k| {
+                let (_, strategy) = by_kind.iter().find(|(n, _)| n == k)?;
+                let w = self.weight(k);
+                (w > 0).then(|| (w, strategy.clone()))
+            })
+            .collect();
+        if self.weight("fault") > 0 && !io.is_empty() {
+            let then = proptest::strategy::Union::new_weighted(io).boxed();
+            choices.push((self.weight("fault") * 4, fault(then).boxed()));
+        }
         proptest::strategy::Union::new_weighted(choices).boxed()
     }
 }
@@ -499,7 +521,7 @@ fn write_len() -> impl Strategy<Value = WriteLen> {
     ]
 }
 
-fn fault() -> impl Strategy<Value = Op> {
+fn fault(then: BoxedStrategy<Op>) -> impl Strategy<Value = Op> {
     (
         prop::sample::select(vec![
             FaultOp::Put,
@@ -517,14 +539,20 @@ fn fault() -> impl Strategy<Value = Op> {
             FaultKind::OffsetIncorrect,
         ]),
         0u8..2,
+        then,
     )
-        .prop_map(|(op, kind, skip)| {
+        .prop_map(|(op, kind, skip, then)| {
             let kind = match (op, kind) {
                 (FaultOp::Append, k) => k,
                 (_, FaultKind::OffsetIncorrect) => FaultKind::ServerError,
                 (_, k) => k,
             };
-            Op::Fault { op, kind, skip }
+            Op::Faulty {
+                op,
+                kind,
+                skip,
+                then: Box::new(then),
+            }
         })
 }
 
