@@ -10,7 +10,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use adapter::{new_bucket, Mount, MountOptions, BUCKET};
 use bosmount::bos::memory::InMemoryBos;
-use bosmount::bos::{BosApi, PutOptions};
 use bosmount::fs::InodeNo;
 
 const ROOT: InodeNo = InodeNo::ROOT;
@@ -23,7 +22,7 @@ fn options() -> MountOptions {
     }
 }
 
-fn ttl_zero() -> MountOptions {
+fn ttl_zero_options() -> MountOptions {
     MountOptions {
         metadata_ttl: Duration::ZERO,
         ..options()
@@ -38,14 +37,6 @@ fn mounted(options: &MountOptions) -> (Arc<InMemoryBos>, Mount) {
 
 fn stored(bos: &InMemoryBos, key: &str) -> Option<Vec<u8>> {
     bos.object_bytes(BUCKET, key).map(|b| b.to_vec())
-}
-
-fn put(mount: &Mount, key: &str, body: &[u8]) {
-    let bos = mount.bos.clone();
-    let body = bytes::Bytes::from(body.to_vec());
-    mount
-        .block_on(async move { bos.put_object(BUCKET, key, body, &PutOptions::default()).await })
-        .expect("another client's put");
 }
 
 /// create + write + close of `name` in the root with `mode`.
@@ -286,7 +277,7 @@ fn a_listing_shows_the_mode_a_directory_was_made_with() {
 /// With metadata TTL 0, stat of a closed file shows the mode it was created with.
 #[test]
 fn with_ttl_zero_stat_shows_the_mode_a_file_was_created_with() {
-    let (_bos, mount) = mounted(&ttl_zero());
+    let (_bos, mount) = mounted(&ttl_zero_options());
     let ino = write_file(&mount, "d", 0o600, b"x");
     assert_eq!(mount.resolve("d").expect("stat").perm, 0o600);
     let fh = mount.open(ino, libc::O_WRONLY).expect("open");
@@ -389,10 +380,73 @@ fn ftruncate_of_an_append_descriptor_works() {
     mount.close(fh).expect("close");
 }
 
-/// Another client's object appears in a TTL-0 mount at once (a sanity check of the twin).
+/// rmdir of a directory whose only file is still being written fails with ENOTEMPTY.
 #[test]
-fn another_clients_object_is_seen_at_once_with_ttl_zero() {
-    let (_bos, mount) = mounted(&ttl_zero());
-    put(&mount, "other", b"theirs");
-    assert_eq!(mount.resolve("other").expect("stat").size, 6);
+fn rmdir_refuses_a_directory_holding_a_file_being_written() {
+    let (_bos, mount) = mounted(&options());
+    let dir = mount.mkdir(ROOT, "b", 0o755).expect("mkdir");
+    let (_, fh) = mount.create(dir.ino, "a", 0o644, libc::O_WRONLY).expect("create");
+    assert_eq!(
+        mount.rmdir(ROOT, "b").map_err(|e| e.errno()).err(),
+        Some(libc::ENOTEMPTY)
+    );
+    mount.close(fh).expect("close");
+}
+
+/// A rename over a file with equal content (so an equal ETag), then a crash: a fresh mount
+/// shows the renamed file's mode, not what the attribute index said of the old target.
+#[test]
+fn the_attribute_index_is_not_believed_over_a_rename_onto_equal_content() {
+    let (bos, mount) = mounted(&options());
+    write_file(&mount, "b", 0o644, b"");
+    write_file(&mount, "d", 0o644, b"");
+    write_file(&mount, "a", 0o600, b"");
+    mount.unmount();
+    let mount = Mount::start(bos.clone(), &options());
+    mount.rename(ROOT, "a", ROOT, "d").expect("rename over");
+    assert_eq!(mount.resolve("d").expect("stat").perm, 0o600);
+    mount.crash();
+    let fresh = Mount::start(bos, &options());
+    fresh.resolve("b").expect("stat b");
+    assert_eq!(fresh.resolve("d").expect("stat").perm, 0o600);
+}
+
+/// A rename that fails (its DeleteObject refused) has no effect or its full effect:
+/// never both names.
+#[test]
+fn a_failed_rename_leaves_one_name_not_two() {
+    let (bos, mount) = mounted(&options());
+    write_file(&mount, "c", 0o644, b"content");
+    bos.inject(bosmount::bos::memory::Fault::on(
+        bosmount::bos::types::Operation::DeleteObject,
+    ));
+    let result = mount.rename(ROOT, "c", ROOT, "d");
+    bos.clear_faults();
+    let names = (stored(&bos, "c").is_some(), stored(&bos, "d").is_some());
+    match result {
+        Ok(()) => assert_eq!(names, (false, true), "rename returned 0"),
+        Err(e) => assert!(
+            names == (true, false) || names == (false, true),
+            "rename failed with errno {} and left (c, d) = {names:?}",
+            e.errno()
+        ),
+    }
+}
+
+/// After a store whose answer was lost (the object was written, the reply never came),
+/// cat works, and stat and cat of the file agree with each other and with the bucket.
+#[test]
+fn after_a_lost_answer_stat_and_cat_agree() {
+    let (bos, mount) = mounted(&options());
+    let ino = write_file(&mount, "f", 0o644, b"0123456789");
+    let fh = mount.open(ino, libc::O_WRONLY | libc::O_TRUNC).expect("open O_TRUNC");
+    bos.inject(bosmount::bos::memory::Fault::on(bosmount::bos::types::Operation::PutObject).after_applying());
+    let _ = mount.close(fh);
+    bos.clear_faults();
+    let size = mount.resolve("f").expect("stat").size;
+    let reader = mount.open(ino, libc::O_RDONLY).expect("open");
+    let content = mount.read_all(reader).expect("cat");
+    mount.close(reader).expect("close reader");
+    assert_eq!(size, content.len() as u64, "stat says {size}, cat reads {content:?}");
+    assert_eq!(stored(&bos, "f"), Some(content));
 }

@@ -368,9 +368,13 @@ impl Harness<'_> {
                     self.taint(id);
                     return Ok(());
                 };
+                let untouched_mtime_checked = self.settings.checks("writer_mtime");
                 let file = self.model.files.get_mut(&id).expect("named file");
                 if flags.writable() {
                     file.high_water = file.high_water.max(file.content.len());
+                    if !untouched_mtime_checked {
+                        file.mtime = None;
+                    }
                 }
                 if flags.truncate {
                     file.truncate(0);
@@ -841,6 +845,16 @@ impl Harness<'_> {
         let path = path.text();
         if !matches!(self.model.node(&path), Some(Node::Dir { .. })) {
             self.note("skipped: not a directory".into());
+            return Ok(());
+        }
+        let prefix = format!("{path}/");
+        let holds_open = self
+            .model
+            .names
+            .iter()
+            .any(|(p, n)| p.starts_with(&prefix) && matches!(n, Node::File(id) if self.model.is_open(*id)));
+        if holds_open && !self.settings.checks("rmdir_open") {
+            self.note("skipped: holds an open file (rmdir_open not checked)".into());
             return Ok(());
         }
         let parent_attr = self.resolve(parent_of(&path))?;
