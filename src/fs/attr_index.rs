@@ -348,6 +348,18 @@ impl AttrIndexes {
         Some(body)
     }
 
+    /// Our unwritten changes for `dir_key` alone, when the bucket has no index for it yet.
+    pub fn pending_only(&self, dir_key: &str) -> Option<IndexBody> {
+        let dirs = self.dirs();
+        let state = dirs.get(dir_key)?;
+        if state.pending.is_empty() {
+            return None;
+        }
+        let mut body = IndexBody::default();
+        apply(&mut body, &state.pending);
+        Some(body)
+    }
+
     /// Our unwritten changes for `dir_key`, applied to `body`.
     pub fn with_pending(&self, dir_key: &str, mut body: IndexBody) -> IndexBody {
         if let Some(state) = self.dirs().get(dir_key) {
@@ -383,6 +395,32 @@ impl AttrIndexes {
         }
     }
 
+    /// Write now the index of every directory that has none in the bucket yet (or none known)
+    /// but waits for a strong change: until it exists, a listing of that directory by another
+    /// mount (or after a crash) would show the defaults instead of the stored attributes.
+    /// Once a directory has an index, entries it lacks cost a HEAD when listed, never a wrong
+    /// answer, so later changes can wait for the delayed write.
+    pub async fn create_missing(&self) {
+        let dirs: Vec<String> = self
+            .dirs()
+            .iter()
+            .filter(|(_, s)| s.strong && s.exists != Some(true) && !s.pending.is_empty())
+            .map(|(d, _)| d.clone())
+            .collect();
+        for dir in dirs {
+            self.flush_dir(&dir).await;
+        }
+    }
+
+    /// A directory made by this mount has no index.
+    pub fn note_new_dir(&self, dir_key: &str) {
+        let mut dirs = self.dirs();
+        let state = dirs.entry(dir_key.to_string()).or_default();
+        if state.known.is_none() {
+            state.exists = Some(false);
+        }
+    }
+
     /// Write every directory's waiting changes now (unmount, SIGTERM).
     pub async fn flush_all(&self) {
         let dirs: Vec<String> = self
@@ -411,14 +449,17 @@ impl AttrIndexes {
                 return;
             }
             let strong = std::mem::take(&mut state.strong);
-            (std::mem::take(&mut state.pending), strong, state.known.clone())
+            let absent = state.exists == Some(false) && state.known.is_none();
+            (std::mem::take(&mut state.pending), strong, state.known.clone(), absent)
         };
-        let (pending, strong, known) = pending;
+        let (pending, strong, known, absent) = pending;
         let key = index_key(dir);
         let mut base = known;
         for attempt in 0..WRITE_ATTEMPTS {
             let (etag, mut body) = match base.take() {
                 Some((etag, body)) => (Some(etag), (*body).clone()),
+                // Known to have none: create it (If-None-Match) without reading first.
+                None if absent && attempt == 0 => (None, IndexBody::default()),
                 None => match self.load(dir).await {
                     Ok(Some(body)) => {
                         let etag = self.dirs().get(dir).and_then(|s| s.known.as_ref().map(|k| k.0.clone()));

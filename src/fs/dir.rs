@@ -318,6 +318,8 @@ impl BosFs {
             None if ends_before => self.indexes.load(&handle.key).await?,
             None => None,
         };
+        // No index in the bucket yet: what this mount has not written of it still counts.
+        let body = body.or_else(|| self.indexes.pending_only(&handle.key));
         let written_at = found.map(|e| e.last_modified);
         state.index = body.map(|mut b| {
             b.written_at = written_at.or(b.written_at);
@@ -341,6 +343,16 @@ impl BosFs {
             let Listed::Child(name, attr) = entry else {
                 continue;
             };
+            if attr.kind == NodeKind::Directory {
+                // A prefix says nothing of the marker's metadata: keep what we know of it.
+                let path = format!("{dir_key}{name}");
+                if let Some(Cached::Found(cached)) = self.cache().get(&path) {
+                    if cached.kind == NodeKind::Directory && cached.meta.is_some() {
+                        *attr = cached;
+                    }
+                }
+                continue;
+            }
             if attr.kind != NodeKind::File {
                 continue;
             }

@@ -318,6 +318,8 @@ impl BosFs {
                 if let Some(node) = pending {
                     self.persist_locked(&node, Some(&mut state)).await?;
                 }
+                drop(state);
+                self.indexes.create_missing().await;
             }
         }
         // A descriptor that only read (rsync reads its temp file back between close and
@@ -325,37 +327,28 @@ impl BosFs {
         Ok(())
     }
 
-    /// fsync: what the writer can make durable now (see [`FileWriter::fsync`]), then the
-    /// inode's pending attribute changes.
+    /// fsync: store the inode's writer (a streamed file completes its multipart upload), then
+    /// its pending attribute changes.
     pub async fn fsync(&self, fh: u64) -> FsResult<()> {
         let file = self.handles.get(fh)?;
         if let Some(slot) = self.handles.slot_of(file.ino) {
             let mut state = slot.state.lock().await;
-            if !state.orphaned && state.writer.is_some() {
-                let carried = self.prepare_commit(file.ino, &mut state)?;
-                let mut stored = false;
-                if let Some(writer) = state.writer.as_mut() {
-                    writer
-                        .fsync()
-                        .await
-                        .inspect_err(|e| log::warn!("fsync of inode {} failed: {e}", file.ino))?;
-                    stored = !writer.carries_options();
-                }
-                if stored {
-                    // Stored in full (a small file, an append writer): note what is there.
-                    self.commit_slot(file.ino, &mut state).await?;
-                    if let Some(gen) = carried {
-                        self.inodes().perms_stored(file.ino, gen);
-                    }
-                }
-            }
+            // Durable means in the bucket: a file being streamed completes its multipart
+            // upload (later writes continue over the object it made).
+            self.commit_slot(file.ino, &mut state)
+                .await
+                .inspect_err(|e| log::warn!("fsync of inode {} failed: {e}", file.ino))?;
             let pending = self.inodes().get(file.ino).filter(|n| n.has_pending_perms());
             if let Some(node) = pending {
                 self.persist_locked(&node, Some(&mut state)).await?;
             }
+            drop(state);
+            self.indexes.create_missing().await;
             return Ok(());
         }
-        self.persist_now(file.ino).await
+        self.persist_now(file.ino).await?;
+        self.indexes.create_missing().await;
+        Ok(())
     }
 
     /// release (last close of a handle): commit once more if needed, then forget the handle;
@@ -538,12 +531,21 @@ impl BosFs {
             return Ok(None);
         };
         let _noting = self.indexes.changing().await;
-        let done = writer.commit().await.inspect_err(|e| {
-            log::error!("upload of {key:?} failed: {e}");
-        })?;
-        let options = writer.options();
-        let attr = committed_attr(&key, &done, &options, writer.object_type());
-        self.note_stored_attr(&key, attr);
+        let sends = writer.has_unsent().await;
+        let done = match writer.commit().await {
+            Ok(done) => done,
+            Err(e) => {
+                log::error!("upload of {key:?} failed: {e}");
+                // What the bucket holds now is unknown (an answer may have been lost).
+                self.cache().invalidate(&key);
+                return Err(e.into());
+            }
+        };
+        if sends {
+            let options = writer.options();
+            let attr = committed_attr(&key, &done, &options, writer.object_type());
+            self.note_stored_attr(&key, attr);
+        }
         if let Some(gen) = carried {
             self.inodes().perms_stored(ino, gen);
         }

@@ -139,3 +139,16 @@ async fn an_index_entry_never_hides_a_later_metadata_change_it_missed() {
     assert_eq!(f.attr.perm, 0o640, "the index hid the newer mode");
     let _ = attr;
 }
+
+#[tokio::test]
+async fn the_mode_a_file_is_created_with_is_stored_with_it() {
+    let bos = Arc::new(InMemoryBos::with_bucket(BUCKET));
+    let fs = mount(&bos);
+    let (_, fh) = fs
+        .create(InodeNo::ROOT, os("a"), 0o600, libc::O_WRONLY | libc::O_CREAT)
+        .await
+        .expect("create");
+    fs.flush(fh).await.expect("flush");
+    fs.release(fh).await.expect("release");
+    assert_eq!(mode_of(&bos, "a").await.as_deref(), Some("100600"));
+}

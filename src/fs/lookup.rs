@@ -32,10 +32,7 @@ impl BosFs {
         let local = self.inodes().child(parent, name).filter(|n| n.local.is_some());
         if let Some(node) = local {
             // A file we are writing: the bucket may not have it yet.
-            let attr = match self.cache().get(&node.key) {
-                Some(Cached::Found(attr)) if attr.kind == NodeKind::File => attr,
-                _ => ObjectAttr::file(0, node.local.map(|l| l.mtime).unwrap_or(self.mount_time), None),
-            };
+            let attr = self.written_file_attr(&node.key, node.local.map(|l| l.mtime)).await;
             return self.remember_entry(parent, name, &attr);
         }
         let path = child_key(&parent_node.key, name, NodeKind::File);
@@ -65,15 +62,24 @@ impl BosFs {
             return Ok(self.finish_attr(&node, &attr));
         }
         if node.local.is_some() {
-            // Being written: size and time are the writer's; the rest is what we last knew.
-            let known = match self.cache().get(&node.key) {
-                Some(Cached::Found(attr)) if attr.kind == NodeKind::File => attr,
-                _ => ObjectAttr::file(0, self.mount_time, None),
-            };
+            // Being written: size and time are the writer's; the rest is what is stored.
+            let known = self.written_file_attr(&node.key, None).await;
             return Ok(self.finish_attr(&node, &known));
         }
         let attr = self.stat_file(&node.key).await?;
         Ok(self.finish_attr(&node, &attr))
+    }
+
+    /// The stored attributes of a file being written (its size and time are the writer's):
+    /// the cache, else a HEAD; a file the bucket does not have yet has none.
+    async fn written_file_attr(&self, key: &str, mtime: Option<std::time::SystemTime>) -> ObjectAttr {
+        let in_cache = self.cache().get(key);
+        let cached = match in_cache {
+            Some(Cached::Found(attr)) if attr.kind == NodeKind::File => Some(attr),
+            Some(Cached::Missing) => None,
+            _ => self.stat_file(key).await.ok(),
+        };
+        cached.unwrap_or_else(|| ObjectAttr::file(0, mtime.unwrap_or(self.mount_time), None))
     }
 
     /// What is at `path` (a key without trailing '/'): cache, else HEAD + one-key LIST together.
@@ -221,7 +227,7 @@ impl BosFs {
                 Some(body) => Some(body),
                 None => self.indexes.load(&dir_key).await?,
             },
-            None => None,
+            None => self.indexes.pending_only(&dir_key),
         };
         let written_at = listed_index.map(|e| e.last_modified);
         let index = index.map(|mut b| {

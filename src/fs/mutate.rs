@@ -63,6 +63,7 @@ impl BosFs {
             // Its lookup just missed: the new directory is empty.
             cache.mark_complete(path_of(&key), std::time::Instant::now(), true);
         }
+        self.indexes.note_new_dir(&key);
         self.remember_entry(parent, name, &attr)
     }
 
@@ -72,6 +73,14 @@ impl BosFs {
         let name = names::component(name)?;
         let parent_node = self.dir_node(parent)?;
         let key = child_key(&parent_node.key, name, NodeKind::Directory);
+        let dir = self.inodes().child(parent, name);
+        if let Some(dir) = dir {
+            // A file being written below it is not in the bucket yet, but it is there.
+            let writing = self.inodes().children_of(dir.ino).iter().any(|n| n.local.is_some());
+            if writing {
+                return Err(FsError::NotEmpty);
+            }
+        }
         // Nothing waiting may write the index back after it is deleted below.
         self.indexes.discard_tree(&key).await;
         let page = self

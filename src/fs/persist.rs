@@ -100,6 +100,8 @@ impl BosFs {
         if let Err(e) = self.persist_now(ino).await {
             log::warn!("storing attribute changes of inode {ino} failed (tried again at the next close, fsync or unmount): {e}");
         }
+        drop(_exclusive);
+        self.indexes.create_missing().await;
     }
 
     /// Store every pending attribute change and index entry, and await every background task

@@ -43,6 +43,20 @@ impl BosFs {
         new_name: &OsStr,
         flags: u32,
     ) -> FsResult<()> {
+        let renamed = self.rename_now(parent, name, new_parent, new_name, flags).await;
+        // The moved file's attributes must be findable by a listing even if the mount dies.
+        self.indexes.create_missing().await;
+        renamed
+    }
+
+    async fn rename_now(
+        &self,
+        parent: InodeNo,
+        name: &OsStr,
+        new_parent: InodeNo,
+        new_name: &OsStr,
+        flags: u32,
+    ) -> FsResult<()> {
         self.check_writable()?;
         if flags & !RENAME_NOREPLACE != 0 {
             return Err(FsError::NotSupported("rename flags other than RENAME_NOREPLACE".into()));
@@ -102,13 +116,15 @@ impl BosFs {
         if from == to {
             return Ok(());
         }
+        // What the target is after a file rename, when known in full.
+        let mut moved_attr: Option<ObjectAttr> = None;
         match source.kind {
             NodeKind::File | NodeKind::Symlink => {
                 names::check_new_key(&to)?;
                 let node = self.inodes().child(parent, name);
                 if let Some(node) = node.filter(|n| n.has_pending_perms()) {
                     let noting = self.indexes.changing().await;
-                    match self.rename_with_perms(&from, &to, &source, node.perms).await {
+                    match self.rename_with_perms(&from, &to, &source, node.perms, target.is_some()).await {
                         Ok(stored) => {
                             self.index_forget(&from);
                             let attr = ObjectAttr::from_meta(stored);
@@ -135,14 +151,16 @@ impl BosFs {
                 }
                 let source = self.stat_path(&from).await?;
                 let _noting = self.indexes.changing().await;
-                let etag = self.rename_file(&from, &to, &source).await?;
+                let etag = self.rename_file(&from, &to, &source, target.is_some()).await?;
                 self.index_forget(&from);
                 match (&source.meta, etag) {
                     (Some(meta), Some(etag)) => {
                         let mut moved = (**meta).clone();
                         moved.key = to.clone();
                         moved.etag = etag;
-                        self.index_note(&to, &ObjectAttr::from_meta(moved));
+                        let attr = ObjectAttr::from_meta(moved);
+                        self.index_note(&to, &attr);
+                        moved_attr = Some(attr);
                     }
                     _ => self.index_forget(&to),
                 }
@@ -189,11 +207,14 @@ impl BosFs {
             cache.invalidate_tree(path_of(&from));
             cache.invalidate_tree(path_of(&to));
             cache.put_missing(path_of(&from));
-            let mut moved = source.clone();
-            if moved.kind == NodeKind::File {
-                moved.etag = None;
-                moved.meta = None;
-            }
+            let moved = moved_attr.unwrap_or_else(|| {
+                let mut moved = source.clone();
+                if moved.kind == NodeKind::File {
+                    moved.etag = None;
+                    moved.meta = None;
+                }
+                moved
+            });
             cache.put_found(path_of(&to), moved);
         }
         self.inodes().rename(parent, name, new_parent, new_name);
@@ -214,6 +235,7 @@ impl BosFs {
         to: &str,
         source: &ObjectAttr,
         perms: Perms,
+        target_existed: bool,
     ) -> FsResult<crate::bos::ObjectMeta> {
         let Some(meta) = source.meta.as_deref() else {
             return Err(FsError::Internal("no metadata known".into()));
@@ -224,7 +246,7 @@ impl BosFs {
         let mut user_meta = meta.user_meta.clone();
         meta_codec::encode_perms(&perms, false, &mut user_meta);
         let mut stored = self.copy_with_user_meta(from, to, meta, user_meta).await?;
-        self.delete_quietly(from).await?;
+        self.delete_source(from, to, target_existed).await?;
         stored.key = to.to_string();
         Ok(stored)
     }
@@ -243,10 +265,16 @@ impl BosFs {
     /// Copy `from` to `to` (conditioned on the ETag we know), then delete `from`. When the
     /// ETag we knew is stale, learn the current one with a HEAD and try once more.
     /// Returns the copy's ETag (None when the source had to be read again first).
-    async fn rename_file(&self, from: &str, to: &str, source: &ObjectAttr) -> FsResult<Option<String>> {
+    async fn rename_file(
+        &self,
+        from: &str,
+        to: &str,
+        source: &ObjectAttr,
+        target_existed: bool,
+    ) -> FsResult<Option<String>> {
         if self.should_stream_copy(source.object_type()) {
             let etag = self.copy_by_streaming(from, to).await?;
-            self.delete_quietly(from).await?;
+            self.delete_source(from, to, target_existed).await?;
             return Ok(Some(etag));
         }
         let copied = match self.copy_key(from, to, source.size, source.etag.clone()).await {
@@ -262,8 +290,24 @@ impl BosFs {
             }
             other => Some(other?),
         };
-        self.delete_quietly(from).await?;
+        self.delete_source(from, to, target_existed).await?;
         Ok(etag)
+    }
+
+    /// Delete the source of a rename whose copy is stored at `to`; when that fails, take the
+    /// copy back if the target did not exist before, so a failed rename leaves one name.
+    async fn delete_source(&self, from: &str, to: &str, target_existed: bool) -> FsResult<()> {
+        match self.delete_quietly(from).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if !target_existed {
+                    if let Err(undo) = self.delete_quietly(to).await {
+                        log::error!("rename of {from:?}: the copy {to:?} could not be taken back: {undo}");
+                    }
+                }
+                Err(e)
+            }
+        }
     }
 
     async fn delete_quietly(&self, key: &str) -> FsResult<()> {

@@ -100,7 +100,9 @@ impl BosFs {
             }
             return self.edit_dir_meta(&node, edit).await;
         }
-        self.edit_file_meta(&node, edit).await.map(|_| ())
+        self.edit_file_meta(&node, edit).await?;
+        self.indexes.create_missing().await;
+        Ok(())
     }
 
     /// User metadata of `ino` as stored (an open writer's pending options win).

@@ -105,7 +105,7 @@ impl Mount {
     pub fn unmount(self) -> usize {
         let fs = self.fs.clone();
         let failures = self.run(async move {
-            let failures = fs.commit_all().await;
+            let failures = fs.shutdown().await;
             settle().await;
             failures
         });

@@ -79,6 +79,8 @@ struct AppendState {
 /// The append pipeline of one file handle.
 #[derive(Debug)]
 pub struct AppendWriter {
+    target: Target,
+    config: Arc<WriteConfig>,
     state: Arc<Mutex<AppendState>>,
     size: Arc<AtomicU64>,
     high_water: Arc<AtomicUsize>,
@@ -118,7 +120,7 @@ impl AppendWriter {
         let high_water = Arc::new(AtomicUsize::new(0));
         let options = Arc::new(std::sync::Mutex::new(options));
         let state = Arc::new(Mutex::new(AppendState {
-            target,
+            target: target.clone(),
             options: options.clone(),
             append_buffer: config.append_buffer.max(1),
             rewrite_limit: config.append_rewrite_limit(),
@@ -138,7 +140,10 @@ impl AppendWriter {
             wake.clone(),
             config.append_flush_interval,
         ));
+        let config_kept = config.clone();
         AppendWriter {
+            target,
+            config: config_kept,
             state,
             size,
             high_water,
@@ -266,6 +271,22 @@ impl AppendWriter {
     /// Options used when the object is created or converted.
     pub fn set_options(&mut self, options: PutOptions) {
         *lock_options(&self.options) = options;
+    }
+
+    /// Where this writer appends.
+    pub(crate) fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The pipeline settings it was made with.
+    pub(crate) fn config(&self) -> Arc<WriteConfig> {
+        self.config.clone()
+    }
+
+    /// Whether bytes wait to be sent or the object still has to be made (or replaced).
+    pub async fn has_unsent(&self) -> bool {
+        let s = self.state.lock().await;
+        !s.pending.is_empty() || matches!(s.origin, Origin::Missing | Origin::Replace)
     }
 
     /// The options in force.

@@ -161,6 +161,8 @@ pub struct FileWriter {
     /// Set for an existing Appendable object opened without O_APPEND: writes at the current end
     /// go out as AppendObject until one lands elsewhere, which switches to a stream writer.
     positional: Option<Reopen>,
+    /// The stream writer a pure append writer turns into keeps appending.
+    append_after_reopen: bool,
 }
 
 /// What a positional append writer needs to become a stream writer.
@@ -191,6 +193,7 @@ impl FileWriter {
         FileWriter {
             inner: Inner::Stream(Box::new(StreamWriter::new(target, options, config, None, false))),
             positional: None,
+            append_after_reopen: false,
         }
     }
 
@@ -238,6 +241,7 @@ impl FileWriter {
         Ok(FileWriter {
             inner,
             positional: None,
+            append_after_reopen: false,
         })
     }
 
@@ -267,6 +271,7 @@ impl FileWriter {
             return Ok(FileWriter {
                 inner: Inner::Append(writer),
                 positional: Some(Reopen { target, config }),
+                append_after_reopen: false,
             });
         }
         Ok(FileWriter {
@@ -278,6 +283,7 @@ impl FileWriter {
                 false,
             ))),
             positional: None,
+            append_after_reopen: false,
         })
     }
 
@@ -287,6 +293,16 @@ impl FileWriter {
         let Inner::Append(writer) = &mut self.inner else {
             return Ok(());
         };
+        if self.positional.is_none() {
+            // A pure append writer asked to do what only a stream writer can (truncate to a
+            // size other than 0 or its end): it continues as a stream writer in append mode.
+            let target = writer.target().clone();
+            self.positional = Some(Reopen {
+                target,
+                config: writer.config(),
+            });
+            self.append_after_reopen = true;
+        }
         let Some(reopen) = &self.positional else {
             return Ok(());
         };
@@ -306,12 +322,13 @@ impl FileWriter {
             "{}: write away from the end of an appendable object; rewriting it at commit",
             reopen.target.key
         );
+        let append_mode = std::mem::take(&mut self.append_after_reopen);
         self.inner = Inner::Stream(Box::new(StreamWriter::new(
             reopen.target,
             options,
             reopen.config,
             Some(meta),
-            false,
+            append_mode,
         )));
         Ok(())
     }
@@ -352,7 +369,8 @@ impl FileWriter {
     /// aborted). Append writers accept 0 (the object is replaced by an empty Appendable one at the
     /// next send) and the current size.
     pub async fn truncate(&mut self, size: u64) -> Result<(), WriteError> {
-        if self.positional.is_some() && size != self.size() {
+        let append_cannot = matches!(self.inner, Inner::Append(_)) && size != 0;
+        if (self.positional.is_some() || append_cannot) && size != self.size() {
             self.leave_positional().await?;
         }
         match &mut self.inner {
@@ -450,6 +468,15 @@ impl FileWriter {
         match &self.inner {
             Inner::Stream(w) => w.memory_high_water(),
             Inner::Append(w) => w.memory_high_water(),
+        }
+    }
+
+    /// Whether the next commit sends something (writes, a truncation, a new object, bytes an
+    /// append writer still holds).
+    pub async fn has_unsent(&self) -> bool {
+        match &self.inner {
+            Inner::Stream(w) => w.is_dirty(),
+            Inner::Append(w) => w.has_unsent().await,
         }
     }
 
