@@ -182,12 +182,14 @@ struct DirState {
     exists: Option<bool>,
     /// A pending change stores user metadata: the index must be written.
     strong: bool,
+    /// The index must exist before a change is stored (see [`AttrIndexes::ensure_exists`]).
+    create: bool,
 }
 
 impl DirState {
     /// Whether the waiting changes are worth a write now.
     fn must_write(&self) -> bool {
-        !self.pending.is_empty() && (self.strong || self.exists == Some(true))
+        (!self.pending.is_empty() || self.create) && (self.strong || self.exists == Some(true))
     }
 }
 
@@ -395,20 +397,31 @@ impl AttrIndexes {
         }
     }
 
-    /// Write now the index of every directory that has none in the bucket yet (or none known)
-    /// but waits for a strong change: until it exists, a listing of that directory by another
-    /// mount (or after a crash) would show the defaults instead of the stored attributes.
-    /// Once a directory has an index, entries it lacks cost a HEAD when listed, never a wrong
-    /// answer, so later changes can wait for the delayed write.
-    pub async fn create_missing(&self) {
-        let dirs: Vec<String> = self
-            .dirs()
-            .iter()
-            .filter(|(_, s)| s.strong && s.exists != Some(true) && !s.pending.is_empty())
-            .map(|(d, _)| d.clone())
-            .collect();
-        for dir in dirs {
-            self.flush_dir(&dir).await;
+    /// Make sure the directory of `key` has an index in the bucket, before a change that
+    /// stores user metadata there: until one exists, a listing by another mount (or after a
+    /// crash) shows the defaults for every file of the directory, since ListObjects carries
+    /// no user metadata. Once it exists, an entry it lacks costs a HEAD when listed, never a
+    /// wrong answer, so the entries themselves can wait for the delayed write. Fails (naming
+    /// the directory) when the index could not be written: the caller stores nothing.
+    pub async fn ensure_exists(&self, key: &str) -> Result<(), String> {
+        let (dir, _) = split_key(key);
+        {
+            let mut dirs = self.dirs();
+            let state = dirs.entry(dir.to_string()).or_default();
+            if state.exists == Some(true) {
+                return Ok(());
+            }
+            state.create = true;
+            state.strong = true;
+        }
+        self.flush_dir(dir).await;
+        let mut dirs = self.dirs();
+        let state = dirs.entry(dir.to_string()).or_default();
+        state.create = false;
+        if state.exists == Some(true) {
+            Ok(())
+        } else {
+            Err(format!("the attribute index of {dir:?} could not be written"))
         }
     }
 
@@ -449,6 +462,7 @@ impl AttrIndexes {
                 return;
             }
             let strong = std::mem::take(&mut state.strong);
+            state.create = false;
             let absent = state.exists == Some(false) && state.known.is_none();
             (std::mem::take(&mut state.pending), strong, state.known.clone(), absent)
         };

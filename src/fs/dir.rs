@@ -330,7 +330,9 @@ impl BosFs {
 
     /// Give listed files the attributes stored in their user metadata: from our own cache or
     /// the index when the ETag matches, else — in a directory that has an index, i.e. holds
-    /// objects written by a mount — from concurrent HEADs. Without an index nothing is asked.
+    /// objects written by a mount — from concurrent HEADs. Without an index nothing is asked
+    /// for files. Subdirectories get their marker's attributes from the cache or a HEAD of the
+    /// marker (sent with the others): a listing shows only their prefix.
     async fn complete_attrs(
         &self,
         dir_key: &str,
@@ -344,12 +346,14 @@ impl BosFs {
                 continue;
             };
             if attr.kind == NodeKind::Directory {
-                // A prefix says nothing of the marker's metadata: keep what we know of it.
+                // A prefix says nothing of the marker's metadata (mode, owner, times): what we
+                // know of it, else a HEAD of the marker (sent with the others, concurrently).
                 let path = format!("{dir_key}{name}");
-                if let Some(Cached::Found(cached)) = self.cache().get(&path) {
-                    if cached.kind == NodeKind::Directory && cached.meta.is_some() {
+                match self.cache().get(&path) {
+                    Some(Cached::Found(cached)) if cached.kind == NodeKind::Directory && cached.meta.is_some() => {
                         *attr = cached;
                     }
+                    _ => unknown.push((i, format!("{path}/"))),
                 }
                 continue;
             }
@@ -397,7 +401,11 @@ impl BosFs {
             .await;
         for (i, meta) in heads {
             if let (Some(meta), Some(Listed::Child(_, attr))) = (meta, entries.get_mut(i)) {
-                *attr = ObjectAttr::from_meta(meta);
+                *attr = if attr.kind == NodeKind::Directory {
+                    ObjectAttr::directory_from_meta(meta)
+                } else {
+                    ObjectAttr::from_meta(meta)
+                };
             }
         }
     }

@@ -67,6 +67,9 @@ pub struct Inode {
     pub perms_gen: u64,
     /// Present while handles are writing this file.
     pub local: Option<LocalFile>,
+    /// What the file was when it lost its name (unlink, replaced by a rename): fstat of a
+    /// descriptor still open on it answers from this.
+    pub unlinked_attr: Option<crate::fs::attr::ObjectAttr>,
     lookups: u64,
     open_handles: u32,
     attached: bool,
@@ -77,6 +80,11 @@ impl Inode {
     /// replaced by a rename): nothing may be stored for it any more.
     pub fn live_key(&self) -> Option<&str> {
         self.attached.then_some(self.key.as_str())
+    }
+
+    /// Whether a handle is open on it.
+    pub fn is_open(&self) -> bool {
+        self.open_handles > 0
     }
 
     /// Whether attribute changes wait to be stored.
@@ -113,6 +121,7 @@ impl InodeTable {
             perms: Perms::default(),
             perms_gen: 0,
             local: None,
+            unlinked_attr: None,
             lookups: 1,
             open_handles: 0,
             attached: true,
@@ -159,6 +168,7 @@ impl InodeTable {
                 perms: Perms::default(),
                 perms_gen: 0,
                 local: None,
+                unlinked_attr: None,
                 lookups: 0,
                 open_handles: 0,
                 attached: true,

@@ -175,8 +175,15 @@ impl BosFs {
         let key = node.live_key().ok_or(FsError::NotFound)?.to_string();
         let (api, bucket, config) = (self.api.clone(), self.config.bucket.clone(), self.config.write.clone());
         if let OpenMode::Created { append } = mode {
-            let options = self.put_options(&key, None, &Perms::default());
+            // The create's mode goes with the object's creation (an append writer sets its
+            // options only then).
+            let options = self.put_options(&key, None, &node.perms);
             return Ok(if append {
+                // An append writer stores as it goes, never through a commit: the directory's
+                // index must exist before its first send carries metadata.
+                if !options.user_meta.is_empty() {
+                    self.indexes.ensure_exists(&key).await.map_err(FsError::Internal)?;
+                }
                 FileWriter::append(api, bucket, key, options, config, None).await?
             } else {
                 FileWriter::create(api, bucket, key, options, config)
@@ -187,10 +194,13 @@ impl BosFs {
             Err(FsError::NotFound) => None,
             Err(e) => return Err(e),
         };
-        let options = self.put_options(&key, existing.as_deref(), &Perms::default());
+        let options = self.put_options(&key, existing.as_deref(), &node.perms);
         Ok(match (mode, existing) {
             (OpenMode::Truncate, _) => FileWriter::create(api, bucket, key, options, config),
             (OpenMode::Append, existing) => {
+                if !options.user_meta.is_empty() {
+                    self.indexes.ensure_exists(&key).await.map_err(FsError::Internal)?;
+                }
                 let existing = existing.map(|m| appendable_view(&m));
                 FileWriter::append(api, bucket, key, options, config, existing).await?
             }
@@ -288,10 +298,9 @@ impl BosFs {
         let writer = self.slot_writer(file.ino, &mut state, file.append).await?;
         let offset = if file.append { writer.size() } else { offset };
         if writer.is_append() && offset != writer.size() {
-            return Err(FsError::InvalidArgument(format!(
-                "write at {offset} into a file another descriptor appends to (its end is {})",
-                writer.size()
-            )));
+            // A descriptor without O_APPEND writes elsewhere than the end of a file another
+            // descriptor appends to: continue as a stream writer (stored whole at close).
+            writer.become_stream(false).await?;
         }
         let written = writer.write(offset, data).await.inspect_err(|e| {
             log::warn!(
@@ -318,8 +327,6 @@ impl BosFs {
                 if let Some(node) = pending {
                     self.persist_locked(&node, Some(&mut state)).await?;
                 }
-                drop(state);
-                self.indexes.create_missing().await;
             }
         }
         // A descriptor that only read (rsync reads its temp file back between close and
@@ -342,13 +349,9 @@ impl BosFs {
             if let Some(node) = pending {
                 self.persist_locked(&node, Some(&mut state)).await?;
             }
-            drop(state);
-            self.indexes.create_missing().await;
             return Ok(());
         }
-        self.persist_now(file.ino).await?;
-        self.indexes.create_missing().await;
-        Ok(())
+        self.persist_now(file.ino).await
     }
 
     /// release (last close of a handle): commit once more if needed, then forget the handle;
@@ -386,14 +389,41 @@ impl BosFs {
 
     /// The inode of `state` lost its name: its writer keeps taking writes but nothing is
     /// stored again. An append writer (which sends as it goes) is given up for new content.
-    pub(crate) async fn orphan_slot(&self, state: &mut SlotState) {
+    pub(crate) async fn orphan_slot(&self, ino: InodeNo, state: &mut SlotState, content: Option<Bytes>) {
         state.orphaned = true;
-        if let Some(writer) = state.writer.as_mut() {
-            if writer.object_type() == ObjectType::Appendable {
-                writer.abort().await;
-                state.writer = None;
+        let appends = state
+            .writer
+            .as_ref()
+            .is_some_and(|w| w.object_type() == ObjectType::Appendable);
+        if !appends {
+            return;
+        }
+        if let Some(mut writer) = state.writer.take() {
+            writer.abort().await;
+        }
+        // Its content so far (when it could be kept) seeds new content nobody will store.
+        if let Some(content) = content {
+            if let Ok(mut writer) = self.detached_writer(ino) {
+                if writer.write(0, &content).await.is_ok() {
+                    state.writer = Some(writer);
+                }
             }
         }
+    }
+
+    /// What an append writer of a file about to lose its name holds, read before its object
+    /// goes (at most one part, to stay in the memory budget; more is not kept for readers).
+    pub(crate) async fn orphan_snapshot(&self, state: &mut SlotState) -> Option<Bytes> {
+        let writer = state.writer.as_mut()?;
+        if writer.object_type() != ObjectType::Appendable {
+            return None;
+        }
+        let size = writer.size();
+        if size > self.config.write.part_size as u64 {
+            log::info!("an appended file over one part lost its name while open: its earlier bytes are no longer readable through it");
+            return None;
+        }
+        writer.read(0, size as usize).await.ok()
     }
 
     /// Stop (unmount, SIGTERM): writers still open are not stored — their files keep the
@@ -413,9 +443,13 @@ impl BosFs {
             if orphaned {
                 writer.abort().await;
             } else if writer.object_type() == ObjectType::Appendable {
-                if let Err(e) = writer.fsync().await {
-                    log::error!("{key:?} was still open for appending; its last bytes could not be sent: {e}");
-                    failures += 1;
+                // Only lines written: an append file nobody wrote to is not created (or
+                // emptied) by the mount stopping.
+                if writer.holds_appended_bytes().await {
+                    if let Err(e) = writer.fsync().await {
+                        log::error!("{key:?} was still open for appending; its last bytes could not be sent: {e}");
+                        failures += 1;
+                    }
                 }
             } else if writer.carries_options() {
                 log::warn!(
@@ -423,6 +457,9 @@ impl BosFs {
                 );
                 writer.abort().await;
             }
+            // The writer is done; attribute changes still pending go to the version that
+            // stays (stored below by a copy, or dropped when there is none).
+            state.writer = None;
         }
         failures += self.drain_background().await;
         failures
@@ -450,7 +487,13 @@ impl BosFs {
         let meta = self.known_meta(&key).await?;
         let gen = node.perms_gen;
         let options = self.put_options(&key, Some(&meta), &node.perms);
+        if !options.user_meta.is_empty() {
+            self.indexes.ensure_exists(&key).await.map_err(FsError::Internal)?;
+        }
         let _noting = self.indexes.changing().await;
+        if meta.size == size {
+            return Ok(());
+        }
         if size == 0 {
             let put = self
                 .api
@@ -498,12 +541,13 @@ impl BosFs {
     }
 
     /// Put the inode's pending attribute changes into the writer's options, when its next
-    /// commit sends them (a stream writer with changes). Returns the generation they carry.
-    fn prepare_commit(&self, ino: InodeNo, state: &mut SlotState) -> FsResult<Option<u64>> {
+    /// store sends them (a stream writer with changes, an append writer that has yet to
+    /// create its object). Returns the generation they carry.
+    async fn prepare_commit(&self, ino: InodeNo, state: &mut SlotState) -> FsResult<Option<u64>> {
         let Some(writer) = state.writer.as_mut() else {
             return Ok(None);
         };
-        if !writer.carries_options() {
+        if !writer.options_go_with_next_store().await {
             return Ok(None);
         }
         let node = self.node(ino)?;
@@ -523,13 +567,17 @@ impl BosFs {
         }
         let node = self.node(ino)?;
         let Some(key) = node.live_key().map(str::to_string) else {
-            self.orphan_slot(state).await;
+            self.orphan_slot(ino, state, None).await;
             return Ok(None);
         };
-        let carried = self.prepare_commit(ino, state)?;
+        let carried = self.prepare_commit(ino, state).await?;
         let Some(writer) = state.writer.as_mut() else {
             return Ok(None);
         };
+        if !writer.options().user_meta.is_empty() && writer.has_unsent().await {
+            // Stored attributes must be findable by a listing: the directory needs an index.
+            self.indexes.ensure_exists(&key).await.map_err(FsError::Internal)?;
+        }
         let _noting = self.indexes.changing().await;
         let sends = writer.has_unsent().await;
         let done = match writer.commit().await {
@@ -546,7 +594,7 @@ impl BosFs {
             let attr = committed_attr(&key, &done, &options, writer.object_type());
             self.note_stored_attr(&key, attr);
         }
-        if let Some(gen) = carried {
+        if let (Some(gen), true) = (carried, sends) {
             self.inodes().perms_stored(ino, gen);
         }
         self.note_size(ino, done.size);

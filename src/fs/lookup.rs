@@ -61,6 +61,16 @@ impl BosFs {
             };
             return Ok(self.finish_attr(&node, &attr));
         }
+        if node.live_key().is_none() {
+            // Unlinked (or replaced) but still open: what it was, with no link left.
+            let attr = node
+                .unlinked_attr
+                .clone()
+                .unwrap_or_else(|| ObjectAttr::file(0, self.mount_time, None));
+            let mut attr = self.finish_attr(&node, &attr);
+            attr.nlink = 0;
+            return Ok(attr);
+        }
         if node.local.is_some() {
             // Being written: size and time are the writer's; the rest is what is stored.
             let known = self.written_file_attr(&node.key, None).await;

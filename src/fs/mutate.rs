@@ -129,6 +129,15 @@ impl BosFs {
             Some(slot) => Some(slot.state.lock().await),
             None => None,
         };
+        let snapshot = match slot_state.as_deref_mut() {
+            Some(state) => self.orphan_snapshot(state).await,
+            None => None,
+        };
+        // Descriptors open on it keep answering fstat with what it was.
+        let last = match &existing {
+            Some(node) if node.is_open() && node.local.is_none() => self.stat_file(&key).await.ok(),
+            _ => None,
+        };
         match self.api.delete_object(&self.config.bucket, &key).await {
             Ok(()) => {}
             Err(e) if e.is_not_found() && being_written => {}
@@ -140,8 +149,11 @@ impl BosFs {
         }
         self.index_forget(&key);
         self.forget_name(parent, name, &key);
-        if let Some(state) = slot_state.as_deref_mut() {
-            self.orphan_slot(state).await;
+        if let (Some(node), Some(last)) = (&existing, last) {
+            self.inodes().update(node.ino, |n| n.unlinked_attr = Some(last));
+        }
+        if let (Some(state), Some(node)) = (slot_state.as_deref_mut(), &existing) {
+            self.orphan_slot(node.ino, state, snapshot).await;
         }
         if let Some(node) = existing {
             // Attribute changes waiting for a file that is gone are moot.
@@ -182,11 +194,20 @@ impl BosFs {
     /// `name` in `parent` (key `key`) is gone: drop it from the cache and the inode table.
     pub(crate) fn forget_name(&self, parent: InodeNo, name: &str, key: &str) {
         let path = path_of(key);
-        {
+        let last = {
             let mut cache = self.cache();
+            let last = match cache.get(path) {
+                Some(crate::fs::meta_cache::Cached::Found(attr)) => Some(attr),
+                _ => None,
+            };
             cache.invalidate_tree(path);
             cache.put_missing(path);
+            last
+        };
+        let mut inodes = self.inodes();
+        if let Some(node) = inodes.child(parent, name) {
+            inodes.update(node.ino, |n| n.unlinked_attr = last);
         }
-        self.inodes().detach(parent, name);
+        inodes.detach(parent, name);
     }
 }

@@ -100,8 +100,6 @@ impl BosFs {
         if let Err(e) = self.persist_now(ino).await {
             log::warn!("storing attribute changes of inode {ino} failed (tried again at the next close, fsync or unmount): {e}");
         }
-        drop(_exclusive);
-        self.indexes.create_missing().await;
     }
 
     /// Store every pending attribute change and index entry, and await every background task
@@ -226,11 +224,19 @@ impl BosFs {
         let mut options = writer.options();
         edit(&mut options.user_meta)?;
         check_size(&options.user_meta)?;
-        if writer.carries_options() {
-            if into_writer {
-                writer.set_options(options);
+        if writer.options_go_with_next_store().await && writer.has_unsent().await {
+            if !into_writer {
+                // Attribute changes: the commit encodes them (see `io`).
+                return Ok(false);
             }
-            return Ok(false);
+            // An extended attribute is stored now: into what the commit will store, and onto
+            // the version in the bucket, which stays if the writer never commits.
+            writer.set_options(options);
+            return match self.copy_meta(key, edit).await {
+                Ok(()) => Ok(true),
+                Err(FsError::NotFound) => Ok(false),
+                Err(e) => Err(e),
+            };
         }
         if writer.object_type() == ObjectType::Appendable {
             // Make sure the object exists (an append writer may still hold its first bytes).
@@ -260,6 +266,7 @@ impl BosFs {
         if user_meta == meta.user_meta {
             return Ok(());
         }
+        self.indexes.ensure_exists(key).await.map_err(FsError::Internal)?;
         let _noting = self.indexes.changing().await;
         let stored = self.copy_with_user_meta(key, key, meta, user_meta).await?;
         // The copy kept the ETag: the index entry must name this version by its date too.

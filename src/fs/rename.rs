@@ -43,20 +43,6 @@ impl BosFs {
         new_name: &OsStr,
         flags: u32,
     ) -> FsResult<()> {
-        let renamed = self.rename_now(parent, name, new_parent, new_name, flags).await;
-        // The moved file's attributes must be findable by a listing even if the mount dies.
-        self.indexes.create_missing().await;
-        renamed
-    }
-
-    async fn rename_now(
-        &self,
-        parent: InodeNo,
-        name: &OsStr,
-        new_parent: InodeNo,
-        new_name: &OsStr,
-        flags: u32,
-    ) -> FsResult<()> {
         self.check_writable()?;
         if flags & !RENAME_NOREPLACE != 0 {
             return Err(FsError::NotSupported("rename flags other than RENAME_NOREPLACE".into()));
@@ -97,6 +83,11 @@ impl BosFs {
             Some(slot) => Some(slot.state.lock().await),
             None => None,
         };
+        let target_snapshot = match target_state.as_deref_mut() {
+            Some(state) => self.orphan_snapshot(state).await,
+            None => None,
+        };
+        let target_ino = target_slot.as_ref().map(|s| s.ino);
         let source = self.stat_path(&from).await?;
         // What a listing merely lacks is not trusted here: renaming onto a name someone just
         // made must see it (ENOTEMPTY, EISDIR), not merge into it.
@@ -122,9 +113,18 @@ impl BosFs {
             NodeKind::File | NodeKind::Symlink => {
                 names::check_new_key(&to)?;
                 let node = self.inodes().child(parent, name);
+                let carries_meta = source.meta.as_ref().is_some_and(|m| !m.user_meta.is_empty())
+                    || node.as_ref().is_some_and(|n| n.has_pending_perms());
+                if carries_meta {
+                    // Its attributes must be findable by a listing at the new name.
+                    self.indexes.ensure_exists(&to).await.map_err(FsError::Internal)?;
+                }
                 if let Some(node) = node.filter(|n| n.has_pending_perms()) {
                     let noting = self.indexes.changing().await;
-                    match self.rename_with_perms(&from, &to, &source, node.perms, target.is_some()).await {
+                    match self
+                        .rename_with_perms(&from, &to, &source, node.perms, target.is_some())
+                        .await
+                    {
                         Ok(stored) => {
                             self.index_forget(&from);
                             let attr = ObjectAttr::from_meta(stored);
@@ -136,9 +136,10 @@ impl BosFs {
                                 cache.put_found(path_of(&to), attr);
                             }
                             self.inodes().perms_stored(node.ino, node.perms_gen);
+                            self.keep_replaced_attr(new_parent, new_name, target.as_ref());
                             self.inodes().rename(parent, name, new_parent, new_name);
-                            if let Some(state) = target_state.as_deref_mut() {
-                                self.orphan_slot(state).await;
+                            if let (Some(state), Some(ino)) = (target_state.as_deref_mut(), target_ino) {
+                                self.orphan_slot(ino, state, target_snapshot).await;
                             }
                             return Ok(());
                         }
@@ -158,6 +159,9 @@ impl BosFs {
                         let mut moved = (**meta).clone();
                         moved.key = to.clone();
                         moved.etag = etag;
+                        // A copy is a Normal object, whatever the source was.
+                        moved.object_type = crate::bos::ObjectType::Normal;
+                        moved.next_append_offset = None;
                         let attr = ObjectAttr::from_meta(moved);
                         self.index_note(&to, &attr);
                         moved_attr = Some(attr);
@@ -217,12 +221,23 @@ impl BosFs {
             });
             cache.put_found(path_of(&to), moved);
         }
+        self.keep_replaced_attr(new_parent, new_name, target.as_ref());
         self.inodes().rename(parent, name, new_parent, new_name);
-        if let Some(state) = target_state.as_deref_mut() {
-            self.orphan_slot(state).await;
+        if let (Some(state), Some(ino)) = (target_state.as_deref_mut(), target_ino) {
+            self.orphan_slot(ino, state, target_snapshot).await;
         }
         drop(source_state);
         Ok(())
+    }
+
+    /// The file at `name` in `parent` is being replaced by a rename: remember what it was,
+    /// for descriptors still open on it.
+    fn keep_replaced_attr(&self, parent: InodeNo, name: &str, attr: Option<&ObjectAttr>) {
+        let mut inodes = self.inodes();
+        if let Some(node) = inodes.child(parent, name) {
+            let attr = attr.cloned();
+            inodes.update(node.ino, |n| n.unlinked_attr = attr);
+        }
     }
 
     /// Rename a file whose attribute changes were deferred (see `persist`): one CopyObject
@@ -248,6 +263,9 @@ impl BosFs {
         let mut stored = self.copy_with_user_meta(from, to, meta, user_meta).await?;
         self.delete_source(from, to, target_existed).await?;
         stored.key = to.to_string();
+        // A copy is a Normal object, whatever the source was.
+        stored.object_type = crate::bos::ObjectType::Normal;
+        stored.next_append_offset = None;
         Ok(stored)
     }
 

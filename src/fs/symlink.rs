@@ -43,6 +43,7 @@ impl BosFs {
             user_meta: user_meta.clone(),
             ..PutOptions::default()
         };
+        self.indexes.ensure_exists(&key).await.map_err(FsError::Internal)?;
         let put = self
             .api
             .put_object(&self.config.bucket, &key, Bytes::copy_from_slice(target), &options)

@@ -100,9 +100,7 @@ impl BosFs {
             }
             return self.edit_dir_meta(&node, edit).await;
         }
-        self.edit_file_meta(&node, edit).await?;
-        self.indexes.create_missing().await;
-        Ok(())
+        self.edit_file_meta(&node, edit).await.map(|_| ())
     }
 
     /// User metadata of `ino` as stored (an open writer's pending options win).

@@ -354,14 +354,6 @@ impl Model {
         self.durable.insert(path, durable);
     }
 
-    /// The attributes of file `id` are in the bucket now (content unchanged).
-    pub fn attrs_synced(&mut self, id: FileId) {
-        if self.lenient_attrs_at_sync {
-            return;
-        }
-        self.attrs_synced_now(id);
-    }
-
     /// The attributes of file `id` are in the bucket now, whatever the leniency.
     pub fn attrs_synced_now(&mut self, id: FileId) {
         self.attrs_pending_since.remove(&id);

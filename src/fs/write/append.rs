@@ -283,6 +283,45 @@ impl AppendWriter {
         self.config.clone()
     }
 
+    /// What the bucket holds for this writer (`None`: nothing it should keep) and the bytes
+    /// still waiting after it, taken out of the writer (which must not be used afterwards but
+    /// for [`AppendWriter::abort`]).
+    pub(crate) async fn take_unsent(&self) -> Result<(Option<ObjectMeta>, Vec<u8>), WriteError> {
+        let mut s = self.state.lock().await;
+        s.usable()?;
+        let pending = std::mem::take(&mut s.pending);
+        s.pending_since = None;
+        let mut meta = ObjectMeta::new(s.target.key.clone());
+        meta.etag = s.etag.clone();
+        meta.last_modified = s.last_modified;
+        let base = match &s.origin {
+            Origin::Missing | Origin::Replace => None,
+            Origin::Appendable => {
+                meta.size = s.next_offset;
+                meta.object_type = ObjectType::Appendable;
+                meta.next_append_offset = Some(s.next_offset);
+                Some(meta)
+            }
+            Origin::Normal { etag, size } => {
+                meta.size = *size;
+                meta.etag = etag.clone();
+                Some(meta)
+            }
+        };
+        Ok((base, pending))
+    }
+
+    /// Whether the next send creates (or converts) the object, so options set now go with it.
+    pub async fn will_create(&self) -> bool {
+        let s = self.state.lock().await;
+        s.failed.is_none() && !matches!(s.origin, Origin::Appendable)
+    }
+
+    /// Whether written bytes wait to be sent.
+    pub async fn holds_bytes(&self) -> bool {
+        !self.state.lock().await.pending.is_empty()
+    }
+
     /// Whether bytes wait to be sent or the object still has to be made (or replaced).
     pub async fn has_unsent(&self) -> bool {
         let s = self.state.lock().await;

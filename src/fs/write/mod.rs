@@ -290,8 +290,22 @@ impl FileWriter {
     /// Leave positional append mode: send what waits, then continue as a stream writer over the
     /// object as it is now.
     async fn leave_positional(&mut self) -> Result<(), WriteError> {
-        let Inner::Append(writer) = &mut self.inner else {
-            return Ok(());
+        self.become_stream(true).await
+    }
+
+    /// Continue as a stream writer over what the bucket has and the bytes still waiting
+    /// (nothing is sent). A pure append writer turned into one keeps appending when
+    /// `keep_appending`; otherwise it writes where it is told (the caller passes the end for
+    /// descriptors opened with `O_APPEND`).
+    pub async fn become_stream(&mut self, keep_appending: bool) -> Result<(), WriteError> {
+        let writer = match &mut self.inner {
+            Inner::Append(writer) => writer,
+            Inner::Stream(stream) => {
+                if !keep_appending {
+                    stream.stop_appending();
+                }
+                return Ok(());
+            }
         };
         if self.positional.is_none() {
             // A pure append writer asked to do what only a stream writer can (truncate to a
@@ -301,19 +315,16 @@ impl FileWriter {
                 target,
                 config: writer.config(),
             });
-            self.append_after_reopen = true;
+            self.append_after_reopen = keep_appending;
         }
-        let Some(reopen) = &self.positional else {
+        if self.positional.is_none() {
             return Ok(());
-        };
-        let now = writer.commit().await?;
+        }
+        // Nothing is sent here: the stream writer starts over what the bucket has and takes
+        // the bytes still waiting, and stores it all at its commit.
+        let (base, unsent) = writer.take_unsent().await?;
         let options = writer.options();
-        let mut meta = ObjectMeta::new(reopen.target.key.clone());
-        meta.size = now.size;
-        meta.etag = now.etag;
-        meta.last_modified = now.last_modified;
-        meta.object_type = ObjectType::Appendable;
-        meta.next_append_offset = Some(now.size);
+        writer.abort().await;
         let reopen = self
             .positional
             .take()
@@ -323,13 +334,12 @@ impl FileWriter {
             reopen.target.key
         );
         let append_mode = std::mem::take(&mut self.append_after_reopen);
-        self.inner = Inner::Stream(Box::new(StreamWriter::new(
-            reopen.target,
-            options,
-            reopen.config,
-            Some(meta),
-            append_mode,
-        )));
+        let start = base.as_ref().map_or(0, |m| m.size);
+        let mut stream = StreamWriter::new(reopen.target, options, reopen.config, base, append_mode);
+        if !unsent.is_empty() {
+            stream.write(start, &unsent).await?;
+        }
+        self.inner = Inner::Stream(Box::new(stream));
         Ok(())
     }
 
@@ -416,6 +426,15 @@ impl FileWriter {
         }
     }
 
+    /// Whether options set now reach the bucket with the writer's next store: a stream writer
+    /// with changes, or an append writer whose next send creates (or converts) the object.
+    pub async fn options_go_with_next_store(&self) -> bool {
+        match &self.inner {
+            Inner::Stream(w) => w.is_dirty(),
+            Inner::Append(w) => w.will_create().await,
+        }
+    }
+
     /// Replace the options without making the next commit send anything: the object already
     /// carries them (stored by CopyObject onto itself).
     pub fn note_options_stored(&mut self, options: PutOptions) {
@@ -477,6 +496,14 @@ impl FileWriter {
         match &self.inner {
             Inner::Stream(w) => w.is_dirty(),
             Inner::Append(w) => w.has_unsent().await,
+        }
+    }
+
+    /// Whether an append writer holds written bytes not sent yet (stream writers: false).
+    pub async fn holds_appended_bytes(&self) -> bool {
+        match &self.inner {
+            Inner::Stream(_) => false,
+            Inner::Append(w) => w.holds_bytes().await,
         }
     }
 

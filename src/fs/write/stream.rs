@@ -69,6 +69,11 @@ impl StreamWriter {
         }
     }
 
+    /// From now on, write where told (the caller passes the end for appending descriptors).
+    pub fn stop_appending(&mut self) {
+        self.append_mode = false;
+    }
+
     /// Whether every write goes to the end.
     pub fn is_append_mode(&self) -> bool {
         self.append_mode
