@@ -210,7 +210,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = private_file(dir.path(), "# s3fs style\nAKID:se:cret\n");
         let c = Credentials::from_file(&path).expect("parse");
-        assert_eq!((c.access_key_id.as_str(), c.secret_access_key.as_str()), ("AKID", "se:cret"));
+        assert_eq!(
+            (c.access_key_id.as_str(), c.secret_access_key.as_str()),
+            ("AKID", "se:cret")
+        );
         for mode in [0o644, 0o640, 0o602] {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
             let error = Credentials::from_file(&path).expect_err("shared");

@@ -17,7 +17,7 @@
 //! process that already runs tokio threads would not be safe, hence the re-exec.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{BufRead, Write};
 use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -59,7 +59,11 @@ pub fn run_mount(args: MountArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())
         .and_then(|()| run_foreground(&args, config, &notifier));
     if let Err(message) = &result {
-        log::error!("mount of {} on {} failed: {message}", args.source, args.mountpoint.display());
+        log::error!(
+            "mount of {} on {} failed: {message}",
+            args.source,
+            args.mountpoint.display()
+        );
         notifier.send(&format!("error: {message}"));
     }
     result
@@ -195,8 +199,17 @@ fn fuse_config(args: &MountArgs) -> Config {
             MountOption::RW
         },
     ];
+    // Through fusermount3 with auto_unmount: the kernel then shows the type as
+    // fuse.bosmount (fuser's direct mount(2) as root drops the subtype), and a mount whose
+    // process is killed is detached instead of left "not connected". auto_unmount needs
+    // allow_other or allow_root; for root, allow_root admits no one new.
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let root = unsafe { libc::geteuid() } == 0;
     if args.allow_other {
         config.acl = SessionACL::All;
+        config.mount_options.push(MountOption::AutoUnmount);
+    } else if root {
+        config.acl = SessionACL::RootAndOwner;
         config.mount_options.push(MountOption::AutoUnmount);
     }
     config.n_threads = Some(FUSE_THREADS);
@@ -223,7 +236,8 @@ async fn connect(
         }
         None => {
             let endpoint = args.endpoint.clone().unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
-            let credentials = Credentials::load(args.credentials.as_deref()).map_err(|e| credentials_hint(e, &endpoint))?;
+            let credentials =
+                Credentials::load(args.credentials.as_deref()).map_err(|e| credentials_hint(e, &endpoint))?;
             (endpoint, credentials, None)
         }
     };
@@ -315,9 +329,11 @@ fn detach_and_wait() -> Result<(), String> {
     // SAFETY: our copy of the write end is no longer needed; the child has its own.
     unsafe { libc::close(write_fd) };
     let mut child = spawned.map_err(|e| format!("cannot start the mount process: {e}"))?;
+    // One line, not to end of file: helpers the child starts (fusermount3 with
+    // auto_unmount) must not keep the parent waiting even if they held the pipe.
     let mut message = String::new();
-    let _ = reader.read_to_string(&mut message);
-    let message = message.lines().next().unwrap_or("").to_string();
+    let _ = std::io::BufReader::new(&mut reader).read_line(&mut message);
+    let message = message.trim_end().to_string();
     if message == "mounted" {
         return Ok(());
     }
@@ -335,6 +351,11 @@ impl ReadyPipe {
     fn from_env() -> Self {
         let fd = std::env::var(READY_FD_ENV).ok().and_then(|v| v.parse::<RawFd>().ok());
         std::env::remove_var(READY_FD_ENV);
+        if let Some(fd) = fd {
+            // SAFETY: fcntl on a descriptor we own; close-on-exec keeps it out of the
+            // processes this one starts (fusermount3).
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
         // SAFETY: the parent passed us this descriptor for our exclusive use.
         ReadyPipe(fd.map(|fd| std::sync::Mutex::new(unsafe { File::from_raw_fd(fd) })))
     }

@@ -156,7 +156,10 @@ mod tests {
         let text = String::from_utf8_lossy(&buf[..n]);
         assert_eq!(
             text,
-            format!("<28>bosmount[{}]: WARN  bosmount::x: PutObject a/b failed", std::process::id())
+            format!(
+                "<28>bosmount[{}]: WARN  bosmount::x: PutObject a/b failed",
+                std::process::id()
+            )
         );
     }
 

@@ -67,6 +67,10 @@ impl FsMetrics {
             "histogram",
             "Age of the oldest byte of each AppendObject when it was sent.",
         );
-        out.histogram("bosmount_append_flush_lag_seconds", &[], &self.append_flush_lag.snapshot());
+        out.histogram(
+            "bosmount_append_flush_lag_seconds",
+            &[],
+            &self.append_flush_lag.snapshot(),
+        );
     }
 }

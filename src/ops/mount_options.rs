@@ -15,9 +15,30 @@ use clap::CommandFactory;
 
 /// Options of mount(8) / fstab that are accepted and have no effect on bosmount.
 pub const IGNORED: &[&str] = &[
-    "rw", "defaults", "auto", "noauto", "user", "nouser", "users", "owner", "group", "_netdev",
-    "netdev", "nofail", "dev", "nodev", "suid", "nosuid", "exec", "atime", "noatime", "relatime",
-    "strictatime", "nodiratime", "async", "nonempty",
+    "rw",
+    "defaults",
+    "auto",
+    "noauto",
+    "user",
+    "nouser",
+    "users",
+    "owner",
+    "group",
+    "_netdev",
+    "netdev",
+    "nofail",
+    "dev",
+    "nodev",
+    "suid",
+    "nosuid",
+    "exec",
+    "atime",
+    "noatime",
+    "relatime",
+    "strictatime",
+    "nodiratime",
+    "async",
+    "nonempty",
 ];
 
 /// Why `-o` could not be understood.
@@ -162,7 +183,10 @@ mod tests {
         let run = |o: &str| expand(strings(&["bosmount", "mount", "b", "/m", "-o", o]));
         assert_eq!(run("colour=red"), Err(OptionError::Unknown("colour=red".into())));
         assert_eq!(run("endpoint"), Err(OptionError::MissingValue("endpoint".into())));
-        assert_eq!(run("allow_other=yes"), Err(OptionError::UnexpectedValue("allow_other".into())));
+        assert_eq!(
+            run("allow_other=yes"),
+            Err(OptionError::UnexpectedValue("allow_other".into()))
+        );
         assert_eq!(
             expand(strings(&["bosmount", "mount", "b", "/m", "-o"])),
             Err(OptionError::Empty)

@@ -73,12 +73,11 @@ async fn run_async(args: UploadsArgs) -> Result<(), UploadsError> {
     };
     let credentials = Credentials::load(args.credentials.as_deref())?;
     super::preflight::endpoint::check(&args.endpoint, &credentials, &bucket).await?;
-    let client = BosClient::new(ClientConfig::new(args.endpoint.clone(), credentials)).map_err(|source| {
-        UploadsError::Bos {
+    let client =
+        BosClient::new(ClientConfig::new(args.endpoint.clone(), credentials)).map_err(|source| UploadsError::Bos {
             operation: "client setup".into(),
             source,
-        }
-    })?;
+        })?;
     let uploads = list_all(&client, &bucket, &prefix).await?;
     let now = SystemTime::now();
     let selected: Vec<&UploadInfo> = uploads
@@ -114,7 +113,10 @@ async fn run_async(args: UploadsArgs) -> Result<(), UploadsError> {
             Err(e) if e.is_not_found() => println!("already gone {} {}", u.key, u.upload_id),
             Err(e) => {
                 failed += 1;
-                eprintln!("bosmount: AbortMultipartUpload {bucket}/{} ({}) failed: {e}", u.key, u.upload_id);
+                eprintln!(
+                    "bosmount: AbortMultipartUpload {bucket}/{} ({}) failed: {e}",
+                    u.key, u.upload_id
+                );
             }
         }
     }
@@ -164,7 +166,9 @@ pub fn parse_age(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("invalid age {text:?} (e.g. 90s, 30m, 1h, 2d)"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid age {text:?} (e.g. 90s, 30m, 1h, 2d)"))?;
     let factor = match unit {
         "" | "s" => 1,
         "m" => 60,

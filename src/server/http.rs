@@ -75,7 +75,9 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
         answer
     };
     add_common_headers(&mut response, &request_id);
-    response.headers_mut().insert("x-bosmount-min-part-size", state.config.min_part_size.into());
+    response
+        .headers_mut()
+        .insert("x-bosmount-min-part-size", state.config.min_part_size.into());
     response
 }
 

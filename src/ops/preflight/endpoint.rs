@@ -254,7 +254,10 @@ impl Prober<'_> {
         EndpointError::NotBos {
             endpoint: self.shown.to_string(),
             status: reply.status,
-            server: reply.header("server").map(|s| format!(", server: {s}")).unwrap_or_default(),
+            server: reply
+                .header("server")
+                .map(|s| format!(", server: {s}"))
+                .unwrap_or_default(),
         }
     }
 

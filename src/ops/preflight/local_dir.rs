@@ -76,7 +76,10 @@ mod tests {
         let file = dir.path().join("f");
         std::fs::write(&file, b"x").expect("write");
         assert!(matches!(check(&file), Err(LocalDirError::NotADirectory(_))));
-        assert!(matches!(check(Path::new("/proc")), Err(LocalDirError::NotWritable { .. })));
+        assert!(matches!(
+            check(Path::new("/proc")),
+            Err(LocalDirError::NotWritable { .. })
+        ));
         let data = dir.path().join("data");
         check(&data).expect("created");
         assert!(data.is_dir());

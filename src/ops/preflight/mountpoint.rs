@@ -74,7 +74,9 @@ pub struct MountEntry {
 /// The mount whose mount point is exactly `path` (canonical), if any.
 pub fn mounted_at(path: &Path) -> Option<MountEntry> {
     let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    text.lines().filter_map(parse_mountinfo_line).find(|m| m.mount_point == path)
+    text.lines()
+        .filter_map(parse_mountinfo_line)
+        .find(|m| m.mount_point == path)
 }
 
 /// Parse a mountinfo line: `ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS…] - FSTYPE SOURCE SUPER`.
@@ -99,7 +101,9 @@ fn unescape(field: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'\\' && i + 4 <= bytes.len() {
             let digits = &bytes[i + 1..i + 4];
-            let octal = std::str::from_utf8(digits).ok().filter(|d| d.bytes().all(|b| (b'0'..=b'7').contains(&b)));
+            let octal = std::str::from_utf8(digits)
+                .ok()
+                .filter(|d| d.bytes().all(|b| (b'0'..=b'7').contains(&b)));
             if let Some(value) = octal.and_then(|d| u8::from_str_radix(d, 8).ok()) {
                 out.push(value);
                 i += 4;
@@ -133,8 +137,14 @@ mod tests {
         let file = dir.path().join("f");
         std::fs::write(&file, b"x").expect("write");
         assert!(matches!(check(&file), Err(MountpointError::NotADirectory(_))));
-        assert!(matches!(check(&dir.path().join("nope")), Err(MountpointError::Missing(_))));
+        assert!(matches!(
+            check(&dir.path().join("nope")),
+            Err(MountpointError::Missing(_))
+        ));
         assert!(check(dir.path()).is_ok());
-        assert!(matches!(check(Path::new("/proc")), Err(MountpointError::AlreadyMounted { .. })));
+        assert!(matches!(
+            check(Path::new("/proc")),
+            Err(MountpointError::AlreadyMounted { .. })
+        ));
     }
 }

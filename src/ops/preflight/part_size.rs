@@ -51,7 +51,10 @@ mod tests {
     #[test]
     fn bounds() {
         assert!(check(MIN_PART_SIZE, None).is_ok());
-        assert!(matches!(check(1 << 20, None), Err(PartSizeError::TooSmall { who: "BOS", .. })));
+        assert!(matches!(
+            check(1 << 20, None),
+            Err(PartSizeError::TooSmall { who: "BOS", .. })
+        ));
         assert!(check(1 << 20, Some(1 << 20)).is_ok());
         assert!(check(1, Some(1 << 20)).is_err());
         assert!(matches!(check(6 << 30, None), Err(PartSizeError::TooLarge { .. })));
