@@ -208,9 +208,11 @@ async fn check_inner(endpoint: &str, credentials: &Credentials, bucket: &str) ->
 impl Prober<'_> {
     /// Send `call`, retrying connection failures and 5xx a few times.
     async fn send(&self, call: Call<'_>) -> Result<Reply, EndpointError> {
+        // At least ~1.2 s of waits in all, so a server started just before (`serve &`)
+        // has time to listen; still well inside CHECK_TIMEOUT.
         let retry = RetryConfig {
-            max_attempts: 4,
-            base_delay: Duration::from_millis(100),
+            max_attempts: 5,
+            base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(1),
         };
         let mut attempt = 0;
@@ -224,7 +226,8 @@ impl Prober<'_> {
             if !retryable || !retry.may_retry(attempt) {
                 return result;
             }
-            tokio::time::sleep(retry.backoff(attempt)).await;
+            // Half the ceiling always, the other half jittered.
+            tokio::time::sleep(retry.delay_ceiling(attempt) / 2 + retry.backoff(attempt) / 2).await;
             attempt += 1;
         }
     }
