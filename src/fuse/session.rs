@@ -108,7 +108,10 @@ fn run_foreground(args: &MountArgs, config: FsConfig, notifier: &ReadyPipe) -> R
     let failures = if signalled {
         log::info!("finishing open uploads before unmounting");
         let failures = runtime.block_on(fs.commit_all());
-        if let Err(e) = unmounter.unmount() {
+        if let Err(e) = unmounter
+            .unmount()
+            .and_then(|()| detach_if_still_mounted(&args.mountpoint))
+        {
             log::warn!(
                 "unmount of {} failed ({e}); detaching it lazily",
                 args.mountpoint.display()
@@ -214,6 +217,25 @@ fn fuse_config(args: &MountArgs) -> Config {
     }
     config.n_threads = Some(FUSE_THREADS);
     config
+}
+
+/// With auto_unmount, fuser's unmount only hands the mount to fusermount3, which
+/// unmounts later and not at all while a file is open. Detach it lazily now (open files
+/// keep working until closed, and the session ends then); an error if that fails.
+fn detach_if_still_mounted(mountpoint: &Path) -> std::io::Result<()> {
+    let canonical = std::fs::canonicalize(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf());
+    if preflight::mountpoint::mounted_at(&canonical).is_none() {
+        return Ok(());
+    }
+    let status = std::process::Command::new("fusermount3")
+        .args(["-u", "-z", "-q"])
+        .arg(mountpoint)
+        .status()?;
+    if status.success() || preflight::mountpoint::mounted_at(&canonical).is_none() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!("fusermount3 -u -z exited with {status}")))
+    }
 }
 
 /// Tell systemd (`Type=notify`) the mount is live; nothing when not run by systemd.
