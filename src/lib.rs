@@ -13,4 +13,7 @@ pub mod bos;
 pub mod cli;
 pub mod fs;
 pub mod fuse;
+pub mod logging;
+pub mod metrics;
+pub mod ops;
 pub mod server;

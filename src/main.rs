@@ -1,11 +1,9 @@
-//! The `bosmount` binary: parse arguments, set up logging, run, and report failure as one line.
-
-use clap::Parser;
+//! The `bosmount` binary: parse arguments, run, and report failure as one line. Logging
+//! is set up by each command (a mount knows its log destination only once parsed).
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let cli = bosmount::cli::Cli::parse();
-    if let Err(message) = bosmount::cli::run(cli) {
+    let result = bosmount::cli::parse(std::env::args_os().collect()).and_then(bosmount::cli::run);
+    if let Err(message) = result {
         eprintln!("bosmount: {message}");
         std::process::exit(1);
     }

@@ -14,6 +14,7 @@
 mod api;
 mod append;
 pub mod endpoint;
+mod observe;
 pub mod paging;
 pub mod request;
 pub mod response;
@@ -179,8 +180,16 @@ impl BosClient {
     }
 
     /// Send `call` once: sign it with the current time, send it, read the whole answer.
-    /// A non-success status becomes the error it stands for.
+    /// A non-success status becomes the error it stands for. Every attempt is counted
+    /// and logged by `observe`.
     async fn send_once(&self, call: &Call<'_>) -> BosResult<Answer> {
+        let started = std::time::Instant::now();
+        let result = self.send_attempt(call).await;
+        observe::attempt(call, &result, started.elapsed());
+        result
+    }
+
+    async fn send_attempt(&self, call: &Call<'_>) -> BosResult<Answer> {
         *self.lock_counts().entry(call.op).or_insert(0) += 1;
         let target = self.endpoint.target(call.bucket, call.key, &call.query);
         let now = SystemTime::now()
@@ -246,6 +255,7 @@ impl BosClient {
     /// Log a failed attempt (never with credentials) and wait the backoff.
     async fn wait_before_retry(&self, call: &Call<'_>, attempt: u32, error: &BosError) {
         let delay = self.retry.backoff(attempt);
+        observe::retry(call);
         log::warn!(
             "{} {}/{}: attempt {} of {} failed ({error}); retrying in {delay:?}",
             call.op,

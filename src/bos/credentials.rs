@@ -1,5 +1,11 @@
 //! Access credentials: where they come from (environment or a credentials file) and how
 //! they are kept out of logs (`Debug` prints only the access key id).
+//!
+//! The credentials file is either `key = value` lines (`access_key_id`,
+//! `secret_access_key`, optional `session_token`; the `BCE_*` environment names work
+//! too; `#` comments and `[section]` lines are skipped), or one `ACCESS_KEY_ID:SECRET`
+//! line as s3fs's passwd files have. Like s3fs, a file that its group or other users may
+//! read or write is refused: `chmod 600 FILE`.
 
 use std::fmt;
 use std::path::Path;
@@ -51,6 +57,14 @@ pub enum CredentialsError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The credentials file is readable or writable by other users.
+    #[error("credentials file {path} is accessible to other users (mode {mode:o}); run: chmod 600 {path}")]
+    Permissions {
+        /// The file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The credentials file lacks a required entry.
     #[error("credentials file {path} has no {field}")]
     Incomplete {
@@ -88,15 +102,29 @@ impl Credentials {
         })
     }
 
-    /// Read a credentials file of `key = value` lines (`#` comments allowed). Keys:
-    /// `access_key_id`, `secret_access_key`, `session_token` (the environment variable
-    /// names are accepted too).
+    /// Read a credentials file in one of the two forms of the module doc, refusing one
+    /// that other users may read or write.
     pub fn from_file(path: &Path) -> Result<Self, CredentialsError> {
+        use std::os::unix::fs::PermissionsExt;
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| CredentialsError::Read {
+        let read_error = |source| CredentialsError::Read {
             path: shown.clone(),
             source,
-        })?;
+        };
+        let mode = std::fs::metadata(path).map_err(read_error)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(CredentialsError::Permissions {
+                path: shown,
+                mode: mode & 0o7777,
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(read_error)?;
+        Credentials::parse_file_text(&text, &shown)
+    }
+
+    /// Parse the text of a credentials file named `shown` in messages.
+    pub fn parse_file_text(text: &str, shown: &str) -> Result<Self, CredentialsError> {
+        let shown = shown.to_string();
         let (mut ak, mut sk, mut token) = (None, None, None);
         for line in text.lines() {
             let line = line.trim();
@@ -104,6 +132,10 @@ impl Credentials {
                 continue;
             }
             let Some((key, value)) = line.split_once('=') else {
+                if let Some((id, secret)) = line.split_once(':').filter(|(a, b)| !a.is_empty() && !b.is_empty()) {
+                    ak = Some(id.trim().to_string());
+                    sk = Some(secret.trim().to_string());
+                }
                 continue;
             };
             let value = value.trim().trim_matches('"').to_string();
@@ -150,18 +182,42 @@ mod tests {
         assert!(!shown.contains("token-secret"));
     }
 
+    fn private_file(dir: &Path, text: &str) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("creds");
+        std::fs::write(&path, text).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        path
+    }
+
     #[test]
     fn reads_file() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("creds");
-        std::fs::write(&path, "# c\naccess_key_id = a\nsecret_access_key = \"s\"\n").expect("write");
+        let path = private_file(dir.path(), "# c\naccess_key_id = a\nsecret_access_key = \"s\"\n");
         let c = Credentials::from_file(&path).expect("parse");
         assert_eq!(c.access_key_id, "a");
         assert_eq!(c.secret_access_key, "s");
-        std::fs::write(&path, "access_key_id = a\n").expect("write");
+        let path = private_file(dir.path(), "access_key_id = a\n");
         assert!(matches!(
             Credentials::from_file(&path),
             Err(CredentialsError::Incomplete { .. })
         ));
+    }
+
+    #[test]
+    fn reads_the_ak_sk_form_and_refuses_shared_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = private_file(dir.path(), "# s3fs style\nAKID:se:cret\n");
+        let c = Credentials::from_file(&path).expect("parse");
+        assert_eq!(
+            (c.access_key_id.as_str(), c.secret_access_key.as_str()),
+            ("AKID", "se:cret")
+        );
+        for mode in [0o644, 0o640, 0o602] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+            let error = Credentials::from_file(&path).expect_err("shared");
+            assert!(error.to_string().contains("chmod 600"), "{error}");
+        }
     }
 }

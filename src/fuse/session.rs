@@ -1,13 +1,18 @@
 //! The mount session: `bosmount mount` from arguments to unmount.
 //!
-//! Steps: build the tokio runtime; for `--local DIR`, start the embedded server on
-//! 127.0.0.1:0; build the HTTP client; check endpoint, credentials and bucket with a
-//! HeadBucket under short timeouts (a one-line reason and a non-zero exit when wrong);
-//! mount with fuser; then wait for SIGINT/SIGTERM or an external unmount
-//! (`fusermount3 -u`). On a signal the mount is unmounted (lazily when files are open, which
-//! keep working until closed, for at most [`SESSION_END_TIMEOUT`]); then every request in
-//! flight is awaited and the filesystem stops ([`BosFs::shutdown`]): pending attribute changes
-//! and index entries are stored, files still open keep their last stored version.
+//! Steps: check the mountpoint and `--local` data directory ([`crate::ops::preflight`]);
+//! set up logging (stderr in the foreground, `--log-file`, syslog or the default log file
+//! in the background; SIGUSR2 cycles verbosity); build the tokio runtime; start the
+//! `--metrics-addr` endpoint; for `--local DIR`, start the embedded server on
+//! 127.0.0.1:0; check endpoint, credentials, bucket and part size with one HeadBucket
+//! under short timeouts (a one-line reason and a non-zero exit when wrong); mount with
+//! fuser (type `fuse.bosmount`, source BUCKET[/PREFIX]); tell the parent and systemd
+//! (`READY=1` on `$NOTIFY_SOCKET`) that the mount is live; then wait for SIGINT/SIGTERM
+//! or an external unmount (`fusermount3 -u`). On a signal the mount is unmounted (lazily
+//! when files are open, which keep working until closed, for at most
+//! [`SESSION_END_TIMEOUT`]); then every request in flight is awaited and the filesystem
+//! stops ([`BosFs::shutdown`]): pending attribute changes and index entries are stored,
+//! files still open keep their last stored version.
 //!
 //! Without `--foreground` the command re-executes itself in the foreground as a detached
 //! child (new session, stdio on /dev/null) and waits on a pipe for "mounted" or the
@@ -15,7 +20,7 @@
 //! process that already runs tokio threads would not be safe, hence the re-exec.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{BufRead, Write};
 use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -25,17 +30,16 @@ use std::time::Duration;
 use fuser::{Config, MountOption, SessionACL};
 
 use crate::bos::client::{BosClient, ClientConfig};
-use crate::bos::credentials::Credentials;
+use crate::bos::credentials::{Credentials, CredentialsError};
 use crate::bos::retry::RetryConfig;
-use crate::bos::{BosApi, BosError, ErrorKind};
+use crate::bos::BosApi;
 use crate::fs::{BosFs, FsConfig};
 use crate::fuse::args::{MountArgs, DEFAULT_ENDPOINT};
 use crate::fuse::FuseAdapter;
+use crate::ops::preflight;
 
 /// Environment variable naming the pipe a detached child reports readiness on.
 const READY_FD_ENV: &str = "BOSMOUNT_READY_FD";
-/// Longest time the pre-mount bucket check may take.
-const CHECK_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a signalled mount waits for open files to be closed after a lazy unmount.
 const SESSION_END_TIMEOUT: Duration = Duration::from_secs(30);
 /// FUSE request loop threads (they only parse requests and spawn tasks).
@@ -44,12 +48,25 @@ const FUSE_THREADS: usize = 2;
 /// Run `bosmount mount`; the error is one line for the user.
 pub fn run_mount(args: MountArgs) -> Result<(), String> {
     let config = args.fs_config()?;
-    if !args.foreground && std::env::var_os(READY_FD_ENV).is_none() {
+    preflight::mountpoint::check(&args.mountpoint).map_err(|e| e.to_string())?;
+    if let Some(dir) = &args.local {
+        preflight::local_dir::check(dir).map_err(|e| e.to_string())?;
+    }
+    let detached_child = std::env::var_os(READY_FD_ENV).is_some();
+    if !args.foreground && !detached_child {
         return detach_and_wait();
     }
     let notifier = ReadyPipe::from_env();
-    let result = run_foreground(&args, config, &notifier);
+    let destination = args.log_destination(detached_child);
+    let result = crate::logging::init(&args.log_level, &destination)
+        .map_err(|e| e.to_string())
+        .and_then(|()| run_foreground(&args, config, &notifier));
     if let Err(message) = &result {
+        log::error!(
+            "mount of {} on {} failed: {message}",
+            args.source,
+            args.mountpoint.display()
+        );
         notifier.send(&format!("error: {message}"));
     }
     result
@@ -61,6 +78,17 @@ fn run_foreground(args: &MountArgs, config: FsConfig, notifier: &ReadyPipe) -> R
         .thread_name("bosmount-io")
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    crate::logging::spawn_signal_listener(runtime.handle());
+    let _metrics = match &args.metrics_addr {
+        Some(addr) => {
+            let server = runtime
+                .block_on(crate::metrics::http::serve(addr))
+                .map_err(|e| e.to_string())?;
+            log::info!("metrics at http://{}/metrics", server.addr);
+            Some(server)
+        }
+        None => None,
+    };
     let (api, _server) = runtime.block_on(connect(args, &config.bucket))?;
     let fs = Arc::new(BosFs::new(api, config));
     fs.start_background();
@@ -78,6 +106,7 @@ fn run_foreground(args: &MountArgs, config: FsConfig, notifier: &ReadyPipe) -> R
         .map_err(|e| format!("cannot start the FUSE session: {e}"))?;
     log::info!("mounted {} on {}", args.source, args.mountpoint.display());
     notifier.send("mounted");
+    notify_systemd(args);
     let mut ended = ended_rx;
     let signalled = runtime.block_on(wait_for_end(&mut ended));
     let mut session_over = true;
@@ -85,7 +114,10 @@ fn run_foreground(args: &MountArgs, config: FsConfig, notifier: &ReadyPipe) -> R
         // Unmount first: files still open keep working (a lazy unmount) and are stored when
         // closed; what is still open when the wait ends keeps its last stored version.
         log::info!("unmounting {}", args.mountpoint.display());
-        if let Err(e) = unmounter.unmount() {
+        if let Err(e) = unmounter
+            .unmount()
+            .and_then(|()| detach_if_still_mounted(&args.mountpoint))
+        {
             log::warn!(
                 "unmount of {} failed ({e}); detaching it lazily",
                 args.mountpoint.display()
@@ -162,10 +194,20 @@ async fn wait_for_end(ended: &mut tokio::sync::oneshot::Receiver<std::io::Result
 /// keeps trying for roughly 10 s before the operation fails.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
 
+/// The source column of /proc/mounts: BUCKET[/PREFIX], unless it holds characters the
+/// mount option list cannot carry.
+fn fs_name(source: &str) -> String {
+    if source.contains(|c: char| c == ',' || c.is_whitespace() || c == '\\') {
+        "bosmount".to_string()
+    } else {
+        source.to_string()
+    }
+}
+
 fn fuse_config(args: &MountArgs) -> Config {
     let mut config = Config::default();
     config.mount_options = vec![
-        MountOption::FSName("bosmount".into()),
+        MountOption::FSName(fs_name(&args.source)),
         MountOption::Subtype("bosmount".into()),
         MountOption::DefaultPermissions,
         MountOption::NoDev,
@@ -176,12 +218,48 @@ fn fuse_config(args: &MountArgs) -> Config {
             MountOption::RW
         },
     ];
+    // Through fusermount3 with auto_unmount: the kernel then shows the type as
+    // fuse.bosmount (fuser's direct mount(2) as root drops the subtype), and a mount whose
+    // process is killed is detached instead of left "not connected". auto_unmount needs
+    // allow_other or allow_root; for root, allow_root admits no one new.
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let root = unsafe { libc::geteuid() } == 0;
     if args.allow_other {
         config.acl = SessionACL::All;
+        config.mount_options.push(MountOption::AutoUnmount);
+    } else if root {
+        config.acl = SessionACL::RootAndOwner;
         config.mount_options.push(MountOption::AutoUnmount);
     }
     config.n_threads = Some(FUSE_THREADS);
     config
+}
+
+/// With auto_unmount, fuser's unmount only hands the mount to fusermount3, which
+/// unmounts later and not at all while a file is open. Detach it lazily now (open files
+/// keep working until closed, and the session ends then); an error if that fails.
+fn detach_if_still_mounted(mountpoint: &Path) -> std::io::Result<()> {
+    let canonical = std::fs::canonicalize(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf());
+    if preflight::mountpoint::mounted_at(&canonical).is_none() {
+        return Ok(());
+    }
+    let status = std::process::Command::new("fusermount3")
+        .args(["-u", "-z", "-q"])
+        .arg(mountpoint)
+        .status()?;
+    if status.success() || preflight::mountpoint::mounted_at(&canonical).is_none() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!("fusermount3 -u -z exited with {status}")))
+    }
+}
+
+/// Tell systemd (`Type=notify`) the mount is live; nothing when not run by systemd.
+fn notify_systemd(args: &MountArgs) {
+    let status = format!("{} mounted on {}", args.source, args.mountpoint.display());
+    if let Err(e) = crate::ops::notify::ready(&status) {
+        log::warn!("cannot notify systemd of readiness: {e}");
+    }
 }
 
 /// The BOS backend to mount (and the embedded server keeping it alive for `--local`).
@@ -195,12 +273,18 @@ async fn connect(
             (endpoint, Credentials::local_default(), Some(server))
         }
         None => {
-            let credentials = Credentials::load(args.credentials.as_deref()).map_err(|e| e.to_string())?;
             let endpoint = args.endpoint.clone().unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
+            let credentials =
+                Credentials::load(args.credentials.as_deref()).map_err(|e| credentials_hint(e, &endpoint))?;
             (endpoint, credentials, None)
         }
     };
-    check_bucket(&endpoint, &credentials, bucket).await?;
+    let report = preflight::endpoint::check(&endpoint, &credentials, bucket)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !args.read_only {
+        preflight::part_size::check(args.part_size, report.min_part_size).map_err(|e| e.to_string())?;
+    }
     let mut config = ClientConfig::new(endpoint.clone(), credentials);
     config.retry = RetryConfig {
         max_attempts: args.max_attempts.max(1),
@@ -209,6 +293,24 @@ async fn connect(
     };
     let client = BosClient::new(config).map_err(|e| format!("invalid endpoint {endpoint}: {e}"))?;
     Ok((Arc::new(client), server))
+}
+
+/// The credentials error, with the local server's default keys when the endpoint is on
+/// this machine (the likely `bosmount serve`).
+fn credentials_hint(error: CredentialsError, endpoint: &str) -> String {
+    let local = ["://127.0.0.1", "://localhost", "://[::1]"]
+        .iter()
+        .any(|h| endpoint.contains(h));
+    match error {
+        CredentialsError::Missing if local => format!(
+            "{error} (a local `bosmount serve` accepts {}={} {}={} unless started with others)",
+            crate::bos::credentials::ENV_ACCESS_KEY_ID,
+            crate::bos::credentials::LOCAL_DEFAULT_ACCESS_KEY_ID,
+            crate::bos::credentials::ENV_SECRET_ACCESS_KEY,
+            crate::bos::credentials::LOCAL_DEFAULT_SECRET_ACCESS_KEY,
+        ),
+        other => other.to_string(),
+    }
 }
 
 async fn start_local(dir: &Path, bucket: &str) -> Result<(String, crate::server::RunningServer), String> {
@@ -230,38 +332,6 @@ async fn start_local(dir: &Path, bucket: &str) -> Result<(String, crate::server:
         .map_err(|e| format!("cannot start the local server over {}: {e}", dir.display()))?;
     log::info!("local BOS server over {} on http://{}", dir.display(), server.addr);
     Ok((format!("http://{}", server.addr), server))
-}
-
-/// HeadBucket with short timeouts and few retries: a one-line reason when it fails.
-async fn check_bucket(endpoint: &str, credentials: &Credentials, bucket: &str) -> Result<(), String> {
-    let mut config = ClientConfig::new(endpoint.to_string(), credentials.clone());
-    config.connect_timeout = Duration::from_secs(3);
-    config.request_timeout = Duration::from_secs(5);
-    // A few attempts: a server answering some 5xx must not stop the mount; a wrong
-    // endpoint or credentials still fail within CHECK_TIMEOUT.
-    config.retry = RetryConfig {
-        max_attempts: 4,
-        base_delay: Duration::from_millis(100),
-        max_delay: Duration::from_secs(1),
-    };
-    let client = BosClient::new(config).map_err(|e| format!("invalid endpoint {endpoint}: {e}"))?;
-    match tokio::time::timeout(CHECK_TIMEOUT, client.head_bucket(bucket)).await {
-        Err(_) => Err(format!("endpoint {endpoint} did not answer within {CHECK_TIMEOUT:?}")),
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(check_failure(endpoint, bucket, &e)),
-    }
-}
-
-fn check_failure(endpoint: &str, bucket: &str, e: &BosError) -> String {
-    match e.kind() {
-        ErrorKind::AccessDenied => format!(
-            "credentials rejected by {endpoint} ({})",
-            e.code().unwrap_or("AccessDenied")
-        ),
-        ErrorKind::NotFound => format!("bucket {bucket} does not exist at {endpoint}"),
-        ErrorKind::Transport => format!("cannot reach endpoint {endpoint}: {e}"),
-        _ => format!("bucket check at {endpoint} failed: {e}"),
-    }
 }
 
 /// Re-run this command in the foreground as a detached child; return once it mounted.
@@ -297,9 +367,11 @@ fn detach_and_wait() -> Result<(), String> {
     // SAFETY: our copy of the write end is no longer needed; the child has its own.
     unsafe { libc::close(write_fd) };
     let mut child = spawned.map_err(|e| format!("cannot start the mount process: {e}"))?;
+    // One line, not to end of file: helpers the child starts (fusermount3 with
+    // auto_unmount) must not keep the parent waiting even if they held the pipe.
     let mut message = String::new();
-    let _ = reader.read_to_string(&mut message);
-    let message = message.lines().next().unwrap_or("").to_string();
+    let _ = std::io::BufReader::new(&mut reader).read_line(&mut message);
+    let message = message.trim_end().to_string();
     if message == "mounted" {
         return Ok(());
     }
@@ -317,6 +389,11 @@ impl ReadyPipe {
     fn from_env() -> Self {
         let fd = std::env::var(READY_FD_ENV).ok().and_then(|v| v.parse::<RawFd>().ok());
         std::env::remove_var(READY_FD_ENV);
+        if let Some(fd) = fd {
+            // SAFETY: fcntl on a descriptor we own; close-on-exec keeps it out of the
+            // processes this one starts (fusermount3).
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
         // SAFETY: the parent passed us this descriptor for our exclusive use.
         ReadyPipe(fd.map(|fd| std::sync::Mutex::new(unsafe { File::from_raw_fd(fd) })))
     }

@@ -87,6 +87,9 @@ pub async fn handle(state: Arc<AppState>, peer: SocketAddr, request: Request) ->
     };
     add_common_headers(&mut response, &request_id);
     response
+        .headers_mut()
+        .insert("x-bosmount-min-part-size", state.config.min_part_size.into());
+    response
 }
 
 fn stats_endpoint(state: &AppState, method: &Method, path: &str) -> Response {

@@ -100,7 +100,7 @@ impl Mount {
         self.run(future)
     }
 
-    /// Clean unmount: commit everything (`commit_all`), let background tasks finish, drop.
+    /// Clean unmount: commit everything (`shutdown`), let background tasks finish, drop.
     /// Returns the number of writers that could not be committed.
     pub fn unmount(self) -> usize {
         let fs = self.fs.clone();

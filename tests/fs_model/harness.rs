@@ -1043,13 +1043,13 @@ impl Harness<'_> {
         Ok(())
     }
 
-    /// End this mount lifetime (cleanly with commit_all, or by a crash), start a fresh one
+    /// End this mount lifetime (cleanly with shutdown, or by a crash), start a fresh one
     /// and check that it shows what the bucket may hold.
     fn restart(&mut self, clean: bool) -> Check {
         let mount = self.mount.take().expect("mount");
         if clean {
             let failures = mount.unmount();
-            self.note(format!("commit_all: {failures} failures"));
+            self.note(format!("shutdown: {failures} failures"));
             let ids: Vec<FileId> = self.model.files.keys().copied().collect();
             for id in ids {
                 let Some(path) = self.model.path_of(id) else { continue };

@@ -242,7 +242,7 @@ pub enum Op {
     OtherDelete { path: PathRef },
     /// The clock moves on.
     Advance { ms: u16 },
-    /// Clean unmount (commit_all) and a fresh mount over the same bucket.
+    /// Clean unmount (shutdown) and a fresh mount over the same bucket.
     Remount,
     /// The mount dies without draining anything; a fresh mount over the same bucket.
     Crash,
@@ -276,7 +276,7 @@ impl fmt::Debug for Op {
             Op::OtherPut { path, len, byte } => write!(f, "other client: put {path:?} ({len}B of {byte:#04x}..)"),
             Op::OtherDelete { path } => write!(f, "other client: delete {path:?}"),
             Op::Advance { ms } => write!(f, "advance {ms} ms"),
-            Op::Remount => write!(f, "remount (commit_all, fresh mount)"),
+            Op::Remount => write!(f, "remount (shutdown, fresh mount)"),
             Op::Crash => write!(f, "crash (no draining, fresh mount)"),
             Op::Faulty { op, kind, skip, then } => {
                 write!(f, "{then:?}  [with {kind:?} on {op:?} after {skip} ok]")
