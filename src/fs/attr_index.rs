@@ -576,6 +576,11 @@ mod tests {
         pending.insert("gone".to_string(), None);
         body.entries.insert("gone".into(), IndexEntry::of(&meta));
         apply(&mut body, &pending);
+        for entry in body.entries.values_mut() {
+            // Applying marks entries as this mount's own; that flag is not stored.
+            assert!(entry.from_this_mount);
+            entry.from_this_mount = false;
+        }
         let text = serde_json::to_string(&body).expect("encode");
         let back: IndexBody = serde_json::from_str(&text).expect("decode");
         assert_eq!(back, body);
