@@ -151,10 +151,11 @@ fn ls_l_of_2500_entries_with_20ms_latency_listing_index_and_heads() {
     put_index(&server, "indexed", &body);
     let indexed = ls_l(&server, "indexed", "-rw-------");
     report("2500 objects with modes, attribute index", indexed);
-    assert_eq!(
-        (indexed.1, indexed.2, indexed.3, indexed.4),
-        (3, 0, 1, FILES),
-        "indexed: 3 LIST, 0 HEAD, 1 GET, every mode shown"
+    // 3 LIST, no HEAD for any entry, 1 GET of the index (+1 LIST and HEAD when the kernel
+    // revalidates the directory itself meanwhile).
+    assert!(
+        (3..=4).contains(&indexed.1) && indexed.2 <= 1 && (indexed.3, indexed.4) == (1, FILES),
+        "indexed: 3 LIST, 0 HEAD per entry, 1 GET, every mode shown: {indexed:?}"
     );
 
     // (c) The same, but the index knows none of them: a HEAD per entry, concurrently.
