@@ -116,10 +116,12 @@ fn the_attribute_index_never_shows_leaks_or_brings_a_directory_back() {
     };
     assert_eq!(mode_of("g").as_deref(), Some("-rw-r-----"), "{out}");
     assert_eq!(mode_of("plain").as_deref(), Some("-rw----r--"), "{out}");
-    assert_eq!(
-        stats.count("GetObjectMeta"),
-        0,
-        "the moved index vouches for both: {stats:?}"
+    // A directory rename copies every key, the index with them, so the moved index is no
+    // older than its files: it vouches for none of them until it is next written, and each
+    // file costs a HEAD — a correct answer, never a stale one.
+    assert!(
+        stats.count("GetObjectMeta") <= 2,
+        "at most a HEAD per moved file: {stats:?}"
     );
     // An empty directory whose only keys are its marker and its index can be removed.
     let (code, err) = sh(fresh.path(), "rm moved/g moved/plain && rmdir moved");

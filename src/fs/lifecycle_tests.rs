@@ -152,3 +152,94 @@ async fn the_mode_a_file_is_created_with_is_stored_with_it() {
     fs.release(fh).await.expect("release");
     assert_eq!(mode_of(&bos, "a").await.as_deref(), Some("100600"));
 }
+
+#[tokio::test]
+async fn a_chmod_learned_from_the_index_keeps_the_content_headers() {
+    let bos = Arc::new(InMemoryBos::with_bucket(BUCKET));
+    let options = crate::bos::PutOptions {
+        cache_control: Some("max-age=60".into()),
+        content_encoding: Some("gzip".into()),
+        ..crate::bos::PutOptions::default()
+    };
+    bos.put_object(BUCKET, "d/f", bytes::Bytes::from_static(b"x"), &options)
+        .await
+        .expect("put");
+    let chmod = |mode| SetAttr {
+        mode: Some(mode),
+        ..SetAttr::default()
+    };
+    // Mount A stores a mode (the directory gets an index entry for the file) ...
+    let a = mount(&bos);
+    let d = a.lookup(InodeNo::ROOT, os("d")).await.expect("d").ino;
+    let f = a.lookup(d, os("f")).await.expect("f").ino;
+    let fh = a.open(f, libc::O_RDONLY).await.expect("open");
+    a.setattr(f, None, chmod(0o600)).await.expect("chmod");
+    a.fsync(fh).await.expect("fsync");
+    a.release(fh).await.expect("release");
+    // ... and writes the index in a later second, so the index vouches for that version.
+    let stored = std::time::SystemTime::now();
+    while secs(std::time::SystemTime::now()) <= secs(stored) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(a.shutdown().await, 0);
+    // Mount B learns the file from the listing and the index alone, then changes its mode.
+    let b = mount(&bos);
+    let d = b.lookup(InodeNo::ROOT, os("d")).await.expect("d").ino;
+    let fh = b.opendir(d).expect("opendir");
+    struct Skip;
+    impl DirReplier for Skip {
+        fn add(&mut self, _: &ReaddirEntry) -> bool {
+            false
+        }
+    }
+    bos.reset_counts();
+    b.readdir(fh, 0, true, &mut Skip).await.expect("readdir");
+    let f = b.lookup(d, os("f")).await.expect("f").ino;
+    assert_eq!(
+        bos.count(crate::bos::types::Operation::GetObjectMeta),
+        0,
+        "the index vouched for the file"
+    );
+    b.setattr(f, None, chmod(0o640)).await.expect("chmod");
+    assert_eq!(b.shutdown().await, 0);
+    let meta = bos.head_object(BUCKET, "d/f").await.expect("head");
+    assert_eq!(meta.user_meta.get(meta_codec::MODE).map(String::as_str), Some("100640"));
+    assert_eq!(meta.cache_control.as_deref(), Some("max-age=60"));
+    assert_eq!(meta.content_encoding.as_deref(), Some("gzip"));
+}
+
+/// Whole Unix seconds of `t`.
+fn secs(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+#[tokio::test]
+async fn a_directory_rename_moves_appendable_objects_the_server_will_not_copy() {
+    let bos = Arc::new(InMemoryBos::with_bucket(BUCKET));
+    bos.set_refuse_appendable_copy(true);
+    let plain = crate::bos::PutOptions::default();
+    bos.put_object(BUCKET, "logs/a.txt", bytes::Bytes::from_static(b"plain"), &plain)
+        .await
+        .expect("put");
+    bos.append_object(
+        BUCKET,
+        "logs/app.log",
+        None,
+        bytes::Bytes::from_static(b"line 1\n"),
+        &plain,
+    )
+    .await
+    .expect("append");
+    let fs = mount(&bos);
+    fs.lookup(InodeNo::ROOT, os("logs")).await.expect("logs");
+    fs.rename(InodeNo::ROOT, os("logs"), InodeNo::ROOT, os("old"), 0)
+        .await
+        .expect("rename of a directory holding an appendable object");
+    assert_eq!(
+        bos.object_bytes(BUCKET, "old/app.log").as_deref(),
+        Some(&b"line 1\n"[..])
+    );
+    assert_eq!(bos.object_bytes(BUCKET, "old/a.txt").as_deref(), Some(&b"plain"[..]));
+    assert!(bos.object_bytes(BUCKET, "logs/app.log").is_none());
+    assert!(bos.object_bytes(BUCKET, "logs/a.txt").is_none());
+}
