@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use crate::fs::attr::{NodeKind, Perms};
+use crate::fs::times::LocalTimes;
 
 /// An inode number as the kernel sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -67,6 +68,8 @@ pub struct Inode {
     pub perms_gen: u64,
     /// Present while handles are writing this file.
     pub local: Option<LocalFile>,
+    /// When this mount last changed the node (see `times`).
+    pub times: LocalTimes,
     lookups: u64,
     open_handles: u32,
     attached: bool,
@@ -77,6 +80,13 @@ impl Inode {
     /// replaced by a rename): nothing may be stored for it any more.
     pub fn live_key(&self) -> Option<&str> {
         self.attached.then_some(self.key.as_str())
+    }
+
+    /// The last write handle closed: the time of its last write stays as the inode's.
+    pub fn end_local(&mut self) {
+        if let Some(local) = self.local.take() {
+            self.times.content_at(local.mtime);
+        }
     }
 
     /// Whether attribute changes wait to be stored.
@@ -113,6 +123,7 @@ impl InodeTable {
             perms: Perms::default(),
             perms_gen: 0,
             local: None,
+            times: LocalTimes::default(),
             lookups: 1,
             open_handles: 0,
             attached: true,
@@ -159,6 +170,7 @@ impl InodeTable {
                 perms: Perms::default(),
                 perms_gen: 0,
                 local: None,
+                times: LocalTimes::default(),
                 lookups: 0,
                 open_handles: 0,
                 attached: true,
