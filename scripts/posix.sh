@@ -29,6 +29,8 @@ fi
 
 WORK=$(mktemp -d /tmp/bosmount-posix.XXXXXX)
 MNT=$WORK/mnt; DATA=$WORK/data; mkdir -p "$MNT" "$DATA"
+# The suite switches to other users: they must reach the mount point.
+chmod 755 "$WORK"
 LOG=${POSIX_LOG:-$WORK/pjdfstest.log}
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 SERVER=""; MOUNT_PID=""
@@ -37,6 +39,7 @@ cleanup() {
   if [ -n "$MOUNT_PID" ]; then wait "$MOUNT_PID" 2>/dev/null || true; fi
   if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
   [ -n "${POSIX_LOG:-}" ] || cp "$LOG" /tmp/bosmount-posix-last.log 2>/dev/null || true
+  cp "$WORK/mount.log" /tmp/bosmount-posix-mount.log 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
