@@ -72,10 +72,7 @@ impl BosFs {
             // Its lookup just missed: the new directory is empty.
             cache.mark_complete(path_of(&key), std::time::Instant::now(), true);
         }
-        let made = self.remember_entry(parent, name, &attr)?;
-        self.touch_content(made.ino);
-        self.touch_entries(parent);
-        Ok(made)
+        self.remember_new(parent, name, &attr)
     }
 
     /// Remove the empty directory `name` from `parent`.

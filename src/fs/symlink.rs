@@ -68,10 +68,7 @@ impl BosFs {
         let attr = ObjectAttr::from_meta(meta);
         self.cache().put_found(&key, attr.clone());
         self.index_note(&key, &attr);
-        let made = self.remember_entry(parent, name, &attr)?;
-        self.touch_content(made.ino);
-        self.touch_entries(parent);
-        Ok(made)
+        self.remember_new(parent, name, &attr)
     }
 
     /// The target of symlink `ino`.

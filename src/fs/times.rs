@@ -6,11 +6,15 @@
 //! ([`LocalTimes`]): `ctime` shows the later of Last-Modified and the last change (chmod,
 //! chown, utimes, truncate, write, an entry added to or removed from a directory), `mtime` the
 //! later of what the bucket says and the last content change (a utimes that sets the
-//! modification time replaces it). They last as long as the inode; a remount shows what
+//! modification time replaces it). Our own stores do not move them: a commit keeps the last
+//! write's time, and a Last-Modified up to [`OWN_STORE_SLACK`] after a change is taken for
+//! that change's deferred store. They last as long as the inode; a remount shows what
 //! the bucket stored, and directories then show their marker's Last-Modified again.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
+use crate::fs::attr::ObjectAttr;
+use crate::fs::error::FsResult;
 use crate::fs::inode::{Inode, InodeNo};
 use crate::fs::{BosFs, FsAttr};
 
@@ -47,11 +51,44 @@ pub fn apply(node: &Inode, attr: &mut FsAttr) {
         }
     }
     if let Some(c) = node.times.changed {
-        attr.ctime = attr.ctime.max(c);
+        // Our own store of the change lands a moment after it (deferred, then a copy): a
+        // bucket time within OWN_STORE_SLACK after the change is that store's.
+        attr.ctime = if attr.ctime > c + OWN_STORE_SLACK {
+            attr.ctime
+        } else {
+            c
+        };
+    }
+    if let Some(local) = node.local {
+        // Being written: every write changes the file.
+        attr.ctime = attr.ctime.max(local.mtime);
     }
 }
 
+/// How long after a change this mount's own store of it may land: deferred stores wait
+/// `persist::DEFER_DELAY` (500 ms), then copy the object.
+pub const OWN_STORE_SLACK: Duration = Duration::from_secs(3);
+
 impl BosFs {
+    /// What a commit of `ino` stored: its modification time is the last write's (or the
+    /// create's), not the upload's, so stat shows the same time before and after close.
+    pub(crate) fn keep_write_time(&self, ino: InodeNo, attr: &mut ObjectAttr) {
+        if let Some(local) = self.inodes().get(ino).and_then(|n| n.local) {
+            attr.mtime = local.mtime;
+        }
+    }
+
+    /// Register the node this mount just made as `name` in `parent` (see
+    /// [`BosFs::remember_entry`]): its times are those of `attr`, the parent's entries
+    /// changed now.
+    pub(crate) fn remember_new(&self, parent: InodeNo, name: &str, attr: &ObjectAttr) -> FsResult<FsAttr> {
+        let made = self.remember_entry(parent, name, attr)?;
+        self.inodes().update(made.ino, |n| n.times.content_at(attr.mtime));
+        self.touch_entries(parent);
+        let node = self.node(made.ino)?;
+        Ok(self.finish_attr(&node, attr))
+    }
+
     /// Directory `dir` got or lost an entry now.
     pub(crate) fn touch_entries(&self, dir: InodeNo) {
         self.touch_content(dir);
@@ -79,7 +116,6 @@ impl BosFs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn times_only_move_forward() {
