@@ -159,6 +159,14 @@ impl ObjectAttr {
     }
 }
 
+/// `t` without its fraction of a second (times before the epoch are left as they are).
+pub fn whole_seconds(t: SystemTime) -> SystemTime {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(d.as_secs()),
+        Err(_) => t,
+    }
+}
+
 /// Mount-wide ownership and permission defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttrDefaults {
@@ -208,7 +216,9 @@ impl FsAttr {
     /// Finish `attr` for inode `ino` with the mount defaults and the in-memory overrides `local`.
     pub fn build(ino: InodeNo, attr: &ObjectAttr, local: Perms, defaults: &AttrDefaults) -> FsAttr {
         let perms = attr.perms.merged(local);
-        let mtime = perms.mtime.unwrap_or(attr.mtime);
+        // Times the bucket tells (Last-Modified) have whole seconds; so do those this mount
+        // notes itself, or a stat would go back a fraction once the bucket answers instead.
+        let mtime = perms.mtime.unwrap_or_else(|| whole_seconds(attr.mtime));
         let (default_mode, nlink) = match attr.kind {
             NodeKind::File | NodeKind::Symlink => (defaults.file_mode, 1),
             NodeKind::Directory => (defaults.dir_mode, 2),
@@ -231,7 +241,7 @@ impl FsAttr {
             atime: perms.atime.unwrap_or(mtime),
             mtime,
             // The object's own change time: when the bucket last stored it.
-            ctime: attr.mtime,
+            ctime: whole_seconds(attr.mtime),
             perm: perms.mode.unwrap_or(default_mode) & 0o7777,
             nlink,
             uid: perms.uid.unwrap_or(defaults.uid),

@@ -121,8 +121,7 @@ impl BosFs {
                             }
                             self.inodes().perms_stored(node.ino, node.perms_gen);
                             self.inodes().rename(parent, name, new_parent, new_name);
-                            self.touch_entries(parent);
-                            self.touch_entries(new_parent);
+                            self.touch_renamed(parent, new_parent, new_name);
                             if let Some(state) = target_state.as_deref_mut() {
                                 self.orphan_slot(state).await;
                             }
@@ -199,8 +198,7 @@ impl BosFs {
             cache.put_found(path_of(&to), moved);
         }
         self.inodes().rename(parent, name, new_parent, new_name);
-        self.touch_entries(parent);
-        self.touch_entries(new_parent);
+        self.touch_renamed(parent, new_parent, new_name);
         if let Some(state) = target_state.as_deref_mut() {
             self.orphan_slot(state).await;
         }

@@ -1,10 +1,11 @@
 //! Change and modification times of changes made through this mount.
 //!
-//! The bucket tells a file's times by Last-Modified, in whole seconds, and nothing at all
+//! The bucket tells a file's times by Last-Modified, in whole seconds (and so does the mount,
+//! except for times set by utimes, stored to the nanosecond), and nothing at all
 //! about a directory's entries changing; a chmod or utimes reaches the object up to 500 ms
 //! later (`persist`). So the inode remembers when this mount last changed it
 //! ([`LocalTimes`]): `ctime` shows the later of Last-Modified and the last change (chmod,
-//! chown, utimes, truncate, write, an entry added to or removed from a directory), `mtime` the
+//! chown, utimes, truncate, write, rename, an entry added to or removed from a directory), `mtime` the
 //! later of what the bucket says and the last content change (a utimes that sets the
 //! modification time replaces it). Our own stores do not move them: a commit keeps the last
 //! write's time, and a Last-Modified up to [`OWN_STORE_SLACK`] after a change is taken for
@@ -13,7 +14,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::fs::attr::ObjectAttr;
+use crate::fs::attr::{whole_seconds, ObjectAttr};
 use crate::fs::error::FsResult;
 use crate::fs::inode::{Inode, InodeNo};
 use crate::fs::{BosFs, FsAttr};
@@ -40,9 +41,9 @@ impl LocalTimes {
     }
 }
 
-/// `attr` with the times this mount knows of `node`.
+/// `attr` with the times this mount knows of `node` (in whole seconds, as the bucket's).
 pub fn apply(node: &Inode, attr: &mut FsAttr) {
-    if let Some(m) = node.times.modified {
+    if let Some(m) = node.times.modified.map(whole_seconds) {
         if m > attr.mtime {
             if attr.atime == attr.mtime {
                 attr.atime = m;
@@ -50,7 +51,7 @@ pub fn apply(node: &Inode, attr: &mut FsAttr) {
             attr.mtime = m;
         }
     }
-    if let Some(c) = node.times.changed {
+    if let Some(c) = node.times.changed.map(whole_seconds) {
         // Our own store of the change lands a moment after it (deferred, then a copy): a
         // bucket time within OWN_STORE_SLACK after the change is that store's.
         attr.ctime = if attr.ctime > c + OWN_STORE_SLACK {
@@ -61,7 +62,7 @@ pub fn apply(node: &Inode, attr: &mut FsAttr) {
     }
     if let Some(local) = node.local {
         // Being written: every write changes the file.
-        attr.ctime = attr.ctime.max(local.mtime);
+        attr.ctime = attr.ctime.max(whole_seconds(local.mtime));
     }
 }
 
@@ -87,6 +88,18 @@ impl BosFs {
         self.touch_entries(parent);
         let node = self.node(made.ino)?;
         Ok(self.finish_attr(&node, attr))
+    }
+
+    /// A node moved now to `new_name` in `new_parent` from `parent`: both directories' entries
+    /// changed, and the node itself (it is a new object now, as the bucket's Last-Modified
+    /// will say).
+    pub(crate) fn touch_renamed(&self, parent: InodeNo, new_parent: InodeNo, new_name: &str) {
+        self.touch_entries(parent);
+        self.touch_entries(new_parent);
+        let moved = self.inodes().child(new_parent, new_name).map(|n| n.ino);
+        if let Some(ino) = moved {
+            self.touch_change(ino, false);
+        }
     }
 
     /// Directory `dir` got or lost an entry now.
