@@ -304,4 +304,6 @@ fn path_of(key: &str) -> &str {
 #[cfg(test)]
 mod lifecycle_tests;
 #[cfg(test)]
+mod posix_tests;
+#[cfg(test)]
 mod tests;
