@@ -553,15 +553,12 @@ impl BosFs {
             log::error!("upload of {key:?} failed: {e}");
         })?;
         let options = writer.options();
-        let mut attr = committed_attr(&key, &done, &options, writer.object_type());
-        self.keep_write_time(ino, &mut attr);
+        let attr = committed_attr(&key, &done, &options, writer.object_type());
         self.note_stored_attr(&key, attr);
         if let Some(gen) = carried {
             self.inodes().perms_stored(ino, gen);
         }
-        // A commit is no write: the file's modification time stays its last write's.
-        self.inodes()
-            .update(ino, |n| n.local.iter_mut().for_each(|l| l.size = done.size));
+        self.note_size(ino, done.size);
         Ok(Some(done))
     }
 

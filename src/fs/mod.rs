@@ -266,7 +266,8 @@ impl BosFs {
             attr.mtime = local.mtime;
         }
         let mut built = FsAttr::build(node.ino, &attr, node.perms, &self.config.defaults);
-        times::apply(node, &mut built);
+        let explicit_mtime = attr.perms.mtime.is_some() || node.perms.mtime.is_some();
+        times::apply(node, &mut built, explicit_mtime);
         if node.live_key().is_none() {
             // Unlinked (or replaced) while open: no name links to it any more.
             built.nlink = 0;

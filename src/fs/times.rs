@@ -7,9 +7,8 @@
 //! ([`LocalTimes`]): `ctime` shows the later of Last-Modified and the last change (chmod,
 //! chown, utimes, truncate, write, rename, an entry added to or removed from a directory), `mtime` the
 //! later of what the bucket says and the last content change (a utimes that sets the
-//! modification time replaces it). Our own stores do not move them: a commit keeps the last
-//! write's time, and a Last-Modified up to [`OWN_STORE_SLACK`] after a change is taken for
-//! that change's deferred store. They last as long as the inode; a remount shows what
+//! modification time wins over it). Our own stores do not move ctime: a Last-Modified up to
+//! [`OWN_STORE_SLACK`] after a change is taken for that change's deferred store. They last as long as the inode; a remount shows what
 //! the bucket stored, and directories then show their marker's Last-Modified again.
 
 use std::time::{Duration, SystemTime};
@@ -41,9 +40,10 @@ impl LocalTimes {
     }
 }
 
-/// `attr` with the times this mount knows of `node` (in whole seconds, as the bucket's).
-pub fn apply(node: &Inode, attr: &mut FsAttr) {
-    if let Some(m) = node.times.modified.map(whole_seconds) {
+/// `attr` with the times this mount knows of `node` (in whole seconds, as the bucket's);
+/// `explicit_mtime`: the modification time was set by utimes (stored or pending), and wins.
+pub fn apply(node: &Inode, attr: &mut FsAttr, explicit_mtime: bool) {
+    if let Some(m) = node.times.modified.filter(|_| !explicit_mtime).map(whole_seconds) {
         if m > attr.mtime {
             if attr.atime == attr.mtime {
                 attr.atime = m;
@@ -71,14 +71,6 @@ pub fn apply(node: &Inode, attr: &mut FsAttr) {
 pub const OWN_STORE_SLACK: Duration = Duration::from_secs(3);
 
 impl BosFs {
-    /// What a commit of `ino` stored: its modification time is the last write's (or the
-    /// create's), not the upload's, so stat shows the same time before and after close.
-    pub(crate) fn keep_write_time(&self, ino: InodeNo, attr: &mut ObjectAttr) {
-        if let Some(local) = self.inodes().get(ino).and_then(|n| n.local) {
-            attr.mtime = local.mtime;
-        }
-    }
-
     /// Register the node this mount just made as `name` in `parent` (see
     /// [`BosFs::remember_entry`]): its times are those of `attr`, the parent's entries
     /// changed now.
