@@ -7,8 +7,9 @@
 //! ([`LocalTimes`]): `ctime` shows the later of Last-Modified and the last change (chmod,
 //! chown, utimes, truncate, write, rename, an entry added to or removed from a directory), `mtime` the
 //! later of what the bucket says and the last content change (a utimes that sets the
-//! modification time wins over it). Our own stores do not move ctime: a Last-Modified up to
-//! [`OWN_STORE_SLACK`] after a change is taken for that change's deferred store. They last as long as the inode; a remount shows what
+//! modification time wins over it). Our own stores do not move them: a Last-Modified up to
+//! [`OWN_STORE_SLACK`] after a change is taken for that change's store (a commit at close, a
+//! deferred attribute store), so closing a file or storing a chmod changes no time stat shows. They last as long as the inode; a remount shows what
 //! the bucket stored, and directories then show their marker's Last-Modified again.
 
 use std::time::{Duration, SystemTime};
@@ -44,7 +45,9 @@ impl LocalTimes {
 /// `explicit_mtime`: the modification time was set by utimes (stored or pending), and wins.
 pub fn apply(node: &Inode, attr: &mut FsAttr, explicit_mtime: bool) {
     if let Some(m) = node.times.modified.filter(|_| !explicit_mtime).map(whole_seconds) {
-        if m > attr.mtime {
+        // Our own commit lands after the write (at close): within OWN_STORE_SLACK of it, the
+        // bucket's time is that commit's, and the write's time stays.
+        if m > attr.mtime || attr.mtime <= m + OWN_STORE_SLACK {
             if attr.atime == attr.mtime {
                 attr.atime = m;
             }
