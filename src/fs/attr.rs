@@ -24,6 +24,29 @@ pub enum NodeKind {
     Symlink,
 }
 
+/// A node that is neither file, directory nor symlink: a zero-byte object whose user
+/// metadata says what it is (see [`crate::fs::special`]). The kernel serves its I/O.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SpecialKind {
+    /// A named pipe (S_IFIFO).
+    Fifo,
+    /// A character device (S_IFCHR).
+    CharDevice,
+    /// A block device (S_IFBLK).
+    BlockDevice,
+    /// A Unix socket (S_IFSOCK).
+    Socket,
+}
+
+/// The type and device number of a special node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Special {
+    /// What it is.
+    pub kind: SpecialKind,
+    /// Device number (`st_rdev`, as the kernel encodes it); 0 for fifos and sockets.
+    pub rdev: u32,
+}
+
 /// Per-file overrides of what the mount options say.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Perms {
@@ -39,6 +62,8 @@ pub struct Perms {
     pub atime: Option<SystemTime>,
     /// The object is a symbolic link.
     pub symlink: bool,
+    /// The object is a fifo, device or socket.
+    pub special: Option<Special>,
 }
 
 impl Perms {
@@ -51,6 +76,7 @@ impl Perms {
             mtime: other.mtime.or(self.mtime),
             atime: other.atime.or(self.atime),
             symlink: other.symlink || self.symlink,
+            special: other.special.or(self.special),
         }
     }
 }
@@ -133,6 +159,14 @@ impl ObjectAttr {
     }
 }
 
+/// `t` without its fraction of a second (times before the epoch are left as they are).
+pub fn whole_seconds(t: SystemTime) -> SystemTime {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(d.as_secs()),
+        Err(_) => t,
+    }
+}
+
 /// Mount-wide ownership and permission defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttrDefaults {
@@ -169,13 +203,22 @@ pub struct FsAttr {
     pub uid: u32,
     /// Group.
     pub gid: u32,
+    /// A fifo, device or socket (reported as such; `kind` is then [`NodeKind::File`]).
+    pub special: Option<Special>,
 }
 
 impl FsAttr {
+    /// Whether the node is a directory.
+    pub fn is_dir(&self) -> bool {
+        self.kind == NodeKind::Directory
+    }
+
     /// Finish `attr` for inode `ino` with the mount defaults and the in-memory overrides `local`.
     pub fn build(ino: InodeNo, attr: &ObjectAttr, local: Perms, defaults: &AttrDefaults) -> FsAttr {
         let perms = attr.perms.merged(local);
-        let mtime = perms.mtime.unwrap_or(attr.mtime);
+        // Times the bucket tells (Last-Modified) have whole seconds; so do those this mount
+        // notes itself, or a stat would go back a fraction once the bucket answers instead.
+        let mtime = perms.mtime.unwrap_or_else(|| whole_seconds(attr.mtime));
         let (default_mode, nlink) = match attr.kind {
             NodeKind::File | NodeKind::Symlink => (defaults.file_mode, 1),
             NodeKind::Directory => (defaults.dir_mode, 2),
@@ -187,6 +230,8 @@ impl FsAttr {
             .and_then(|m| meta_codec::symlink_target(&m.user_meta));
         let (kind, size, default_mode) = match (&link_target, attr.kind) {
             (Some(target), NodeKind::File) => (NodeKind::Symlink, target.len() as u64, 0o777),
+            // Metadata not at hand (a rename's cached entry): the body is the target too.
+            (None, NodeKind::File) if perms.symlink => (NodeKind::Symlink, attr.size, 0o777),
             _ => (attr.kind, attr.size, default_mode),
         };
         FsAttr {
@@ -196,11 +241,12 @@ impl FsAttr {
             atime: perms.atime.unwrap_or(mtime),
             mtime,
             // The object's own change time: when the bucket last stored it.
-            ctime: attr.mtime,
+            ctime: whole_seconds(attr.mtime),
             perm: perms.mode.unwrap_or(default_mode) & 0o7777,
             nlink,
             uid: perms.uid.unwrap_or(defaults.uid),
             gid: perms.gid.unwrap_or(defaults.gid),
+            special: perms.special.filter(|_| kind == NodeKind::File),
         }
     }
 }

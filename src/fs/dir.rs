@@ -4,7 +4,9 @@
 //! positions in the whole listing (1 = ".", 2 = "..", then children), so the kernel can
 //! resume at any offset inside the current page; asking for an offset before it restarts
 //! the listing (rewinddir). Each page's sizes and times go into the metadata cache, and
-//! readdirplus hands them to the kernel, so `ls -l` costs ceil(N/1000) LISTs and no HEAD.
+//! readdirplus hands them to the kernel, so `ls -l` costs ceil(N/1000) LISTs and no HEAD
+//! per file; a subdirectory the cache does not know costs one HEAD of its marker (its owner
+//! and mode, which the kernel's permission checks rely on), all of them at once.
 //! A listing read to its end marks the directory complete in the metadata cache, so
 //! lookups of names it lacks need no request within the TTL.
 //!
@@ -331,8 +333,8 @@ impl BosFs {
     /// Give listed files the attributes stored in their user metadata: from our own cache or
     /// the index when the ETag matches, else — in a directory that has an index, i.e. holds
     /// objects written by a mount — from concurrent HEADs. Without an index nothing is asked
-    /// for files. Subdirectories get their marker's attributes from the cache or a HEAD of the
-    /// marker (sent with the others): a listing shows only their prefix.
+    /// for files. Subdirectories get what the cache knows of them, else a HEAD of their
+    /// marker (with the files' HEADs, concurrently): their owner and mode live there.
     async fn complete_attrs(
         &self,
         dir_key: &str,
@@ -346,12 +348,13 @@ impl BosFs {
                 continue;
             };
             if attr.kind == NodeKind::Directory {
-                // A prefix says nothing of the marker's metadata (mode, owner, times): what we
-                // know of it, else a HEAD of the marker (sent with the others, concurrently).
+                // A listing says nothing of a subdirectory's owner and mode: what we know
+                // of its marker, else a HEAD of it (a wrong owner would mislead the kernel's
+                // permission checks).
                 let path = format!("{dir_key}{name}");
                 match self.cache().get(&path) {
                     Some(Cached::Found(cached)) if cached.kind == NodeKind::Directory && cached.meta.is_some() => {
-                        *attr = cached;
+                        *attr = cached
                     }
                     _ => unknown.push((i, format!("{path}/"))),
                 }

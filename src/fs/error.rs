@@ -50,6 +50,9 @@ pub enum FsError {
     /// The mount is read-only.
     #[error("read-only mount")]
     ReadOnly,
+    /// The caller may not do this (chown, chmod of another's file; hard links) (EPERM).
+    #[error("operation not permitted: {0}")]
+    NotPermitted(String),
     /// A BOS request failed.
     #[error(transparent)]
     Bos(#[from] BosError),
@@ -92,6 +95,7 @@ impl FsError {
             FsError::BadHandle(_) => libc::EBADF,
             FsError::NotSupported(_) => libc::ENOTSUP,
             FsError::ReadOnly => libc::EROFS,
+            FsError::NotPermitted(_) => libc::EPERM,
             FsError::Bos(e) => bos_errno(e),
             FsError::Write(e) => write_errno(e),
             FsError::Read(ReadError::Bos(e)) => bos_errno(e),
@@ -117,6 +121,7 @@ impl FsError {
                 | FsError::IsDirectory
                 | FsError::NoAttribute
                 | FsError::BufferTooSmall
+                | FsError::NotPermitted(_)
         )
     }
 }

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use crate::fs::attr::{NodeKind, Perms};
+use crate::fs::times::LocalTimes;
 
 /// An inode number as the kernel sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -70,6 +71,8 @@ pub struct Inode {
     /// What the file was when it lost its name (unlink, replaced by a rename): fstat of a
     /// descriptor still open on it answers from this.
     pub unlinked_attr: Option<crate::fs::attr::ObjectAttr>,
+    /// When this mount last changed the node (see `times`).
+    pub times: LocalTimes,
     lookups: u64,
     open_handles: u32,
     attached: bool,
@@ -85,6 +88,13 @@ impl Inode {
     /// Whether a handle is open on it.
     pub fn is_open(&self) -> bool {
         self.open_handles > 0
+    }
+
+    /// The last write handle closed: the time of its last write stays as the inode's.
+    pub fn end_local(&mut self) {
+        if let Some(local) = self.local.take() {
+            self.times.content_at(local.mtime);
+        }
     }
 
     /// Whether attribute changes wait to be stored.
@@ -122,6 +132,7 @@ impl InodeTable {
             perms_gen: 0,
             local: None,
             unlinked_attr: None,
+            times: LocalTimes::default(),
             lookups: 1,
             open_handles: 0,
             attached: true,
@@ -169,6 +180,7 @@ impl InodeTable {
                 perms_gen: 0,
                 local: None,
                 unlinked_attr: None,
+                times: LocalTimes::default(),
                 lookups: 0,
                 open_handles: 0,
                 attached: true,

@@ -54,22 +54,33 @@ impl BosFs {
     /// With O_APPEND the file becomes an Appendable object created by the first AppendObject
     /// (which refuses to overwrite one another writer created meanwhile), otherwise new content.
     pub async fn create(&self, parent: InodeNo, name: &OsStr, mode: u32, flags: i32) -> FsResult<(FsAttr, u64)> {
+        self.create_as(parent, name, mode, flags, None).await
+    }
+
+    /// [`BosFs::create`] on behalf of `caller`, who owns the new file (see `access`).
+    pub async fn create_as(
+        &self,
+        parent: InodeNo,
+        name: &OsStr,
+        mode: u32,
+        flags: i32,
+        caller: Option<&crate::fs::Caller>,
+    ) -> FsResult<(FsAttr, u64)> {
         let (name, key) = self.new_entry_key(parent, name, NodeKind::File)?;
         // A mode equal to the mount's default is not stored: a plain file needs no user
-        // metadata (and so no attribute index, see `attr_index`).
-        let mode = (mode & 0o7777) as u16;
-        let stored_mode = (mode != self.config.defaults.file_mode).then_some(mode);
+        // metadata (and so no attribute index, see `attr_index`); nor are owner and group
+        // equal to the mount's.
+        let initial = self
+            .initial_perms(parent, caller, (mode & 0o7777) as u16, false)
+            .await?;
         let attr = ObjectAttr::file(0, SystemTime::now(), None);
         // Replaces what was cached (keeps a complete directory complete: the name is held).
         self.cache().put_found(&key, attr.clone());
         let entry = self.remember_entry(parent, name, &attr)?;
         // The first commit stores the mode with the content.
-        self.inodes().change_perms(entry.ino, |p| {
-            *p = Perms {
-                mode: stored_mode,
-                ..Perms::default()
-            }
-        });
+        self.inodes().change_perms(entry.ino, |p| *p = initial);
+        self.touch_content(entry.ino);
+        self.touch_entries(parent);
         let append = flags & libc::O_APPEND != 0;
         let fh = match self.open_for_writing(entry.ino, OpenMode::Created { append }).await {
             Ok(fh) => fh,
@@ -384,7 +395,7 @@ impl BosFs {
         }
         state.closed = true;
         self.handles.remove_slot(slot);
-        self.inodes().update(slot.ino, |n| n.local = None);
+        self.inodes().update(slot.ino, |n| n.end_local());
     }
 
     /// The inode of `state` lost its name: its writer keeps taking writes but nothing is
@@ -597,7 +608,9 @@ impl BosFs {
         if let (Some(gen), true) = (carried, sends) {
             self.inodes().perms_stored(ino, gen);
         }
-        self.note_size(ino, done.size);
+        // A commit is no write: the file's times stay those of its last write (see `times`).
+        self.inodes()
+            .update(ino, |n| n.local.iter_mut().for_each(|l| l.size = done.size));
         Ok(Some(done))
     }
 

@@ -10,6 +10,7 @@
 //! | `uid`, `gid` | decimal | `1000` |
 //! | `mtime`, `atime` | seconds since the epoch, '.', nine digits of nanoseconds (seconds may be negative; nanoseconds never are) | `1577836800.000000891` |
 //! | `symlink` | the link target, percent-encoded | `..%2Ffile000.dat` |
+//! | `rdev` | device number of a character or block device (`st_rdev`), decimal; the type is in `mode` (`10644` fifo, `20644` char, `60644` block, `140755` socket) | `259` |
 //! | `<name>` | extended attribute `user.<name>` when `<name>` is lower-case ASCII letters, digits, '-' and '_' and not one of the names above; value percent-encoded | `color` = `blue` |
 //! | `xattr-<hex>` | any other `user.<name>` (capitals, other bytes, our own names), `<hex>` = lower-case hex of its bytes | `xattr-436f6c6f72` = `blue` (`user.Color`) |
 //!
@@ -25,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::fs::attr::Perms;
+use crate::fs::attr::{Perms, Special, SpecialKind};
 
 /// Permission bits and file type.
 pub const MODE: &str = "mode";
@@ -39,14 +40,41 @@ pub const MTIME: &str = "mtime";
 pub const ATIME: &str = "atime";
 /// Target of a symbolic link.
 pub const SYMLINK: &str = "symlink";
+/// Device number of a character or block device, decimal (as `st_rdev`).
+pub const RDEV: &str = "rdev";
 /// Prefix of extended attributes.
 pub const XATTR_PREFIX: &str = "xattr-";
 
-/// `S_IFMT`, `S_IFLNK`, `S_IFREG`, `S_IFDIR` (as u32 on every platform).
-const S_IFMT: u32 = 0o170000;
+/// `S_IFMT` and the file types (as u32 on every platform).
+pub const S_IFMT: u32 = 0o170000;
 const S_IFLNK: u32 = 0o120000;
 const S_IFREG: u32 = 0o100000;
 const S_IFDIR: u32 = 0o040000;
+const S_IFIFO: u32 = 0o010000;
+const S_IFCHR: u32 = 0o020000;
+const S_IFBLK: u32 = 0o060000;
+const S_IFSOCK: u32 = 0o140000;
+
+/// The special kind whose type bits are `fmt` (`mode & S_IFMT`).
+pub fn special_kind(fmt: u32) -> Option<SpecialKind> {
+    match fmt {
+        S_IFIFO => Some(SpecialKind::Fifo),
+        S_IFCHR => Some(SpecialKind::CharDevice),
+        S_IFBLK => Some(SpecialKind::BlockDevice),
+        S_IFSOCK => Some(SpecialKind::Socket),
+        _ => None,
+    }
+}
+
+/// The type bits of a special kind.
+pub fn special_type_bits(kind: SpecialKind) -> u32 {
+    match kind {
+        SpecialKind::Fifo => S_IFIFO,
+        SpecialKind::CharDevice => S_IFCHR,
+        SpecialKind::BlockDevice => S_IFBLK,
+        SpecialKind::Socket => S_IFSOCK,
+    }
+}
 
 /// Bytes kept as they are in encoded values; everything else is `%XX`.
 const VALUE_SET: &AsciiSet = &NON_ALPHANUMERIC
@@ -63,6 +91,10 @@ const VALUE_SET: &AsciiSet = &NON_ALPHANUMERIC
 /// The attributes stored in `meta`.
 pub fn decode_perms(meta: &BTreeMap<String, String>) -> Perms {
     let mode = meta.get(MODE).and_then(|m| u32::from_str_radix(m.trim(), 8).ok());
+    let special = mode.and_then(|m| special_kind(m & S_IFMT)).map(|kind| Special {
+        kind,
+        rdev: meta.get(RDEV).and_then(|v| v.trim().parse().ok()).unwrap_or(0),
+    });
     Perms {
         mode: mode.map(|m| (m & 0o7777) as u16),
         uid: meta.get(UID).and_then(|v| v.trim().parse().ok()),
@@ -70,19 +102,33 @@ pub fn decode_perms(meta: &BTreeMap<String, String>) -> Perms {
         mtime: meta.get(MTIME).and_then(|v| parse_time(v)),
         atime: meta.get(ATIME).and_then(|v| parse_time(v)),
         symlink: mode.is_some_and(|m| m & S_IFMT == S_IFLNK) || meta.contains_key(SYMLINK),
+        special,
     }
 }
 
 /// Store `perms` in `meta` (keys of unset values are left as they are); `dir` picks the
-/// file type written with the mode.
+/// file type written with the mode. A mode change of a symlink, fifo, device or socket
+/// (`perms` says only the new bits) keeps the type `meta` already records.
 pub fn encode_perms(perms: &Perms, dir: bool, meta: &mut BTreeMap<String, String>) {
+    let recorded = meta
+        .get(MODE)
+        .and_then(|m| u32::from_str_radix(m.trim(), 8).ok())
+        .map(|m| m & S_IFMT)
+        .filter(|fmt| *fmt == S_IFLNK || special_kind(*fmt).is_some());
+    if let Some(special) = perms.special {
+        if matches!(special.kind, SpecialKind::CharDevice | SpecialKind::BlockDevice) {
+            meta.insert(RDEV.into(), special.rdev.to_string());
+        }
+    }
     if let Some(mode) = perms.mode {
         let kind = if perms.symlink {
             S_IFLNK
+        } else if let Some(special) = perms.special {
+            special_type_bits(special.kind)
         } else if dir {
             S_IFDIR
         } else {
-            S_IFREG
+            recorded.unwrap_or(S_IFREG)
         };
         meta.insert(MODE.into(), format!("{:o}", kind | (mode as u32 & 0o7777)));
     }
@@ -158,7 +204,7 @@ pub fn symlink_target(meta: &BTreeMap<String, String>) -> Option<Vec<u8>> {
 }
 
 /// Names the mount uses for itself: never shown as extended attributes.
-const OWN_NAMES: [&str; 6] = [MODE, UID, GID, MTIME, ATIME, SYMLINK];
+const OWN_NAMES: [&str; 7] = [MODE, UID, GID, MTIME, ATIME, SYMLINK, RDEV];
 
 /// Whether `name` can be a metadata name as it is (and is not taken).
 fn plain_name(name: &[u8]) -> bool {
@@ -230,6 +276,7 @@ mod tests {
             mtime: Some(UNIX_EPOCH + Duration::new(3, 4)),
             atime: None,
             symlink: false,
+            special: None,
         };
         let mut meta = BTreeMap::new();
         encode_perms(&perms, false, &mut meta);
@@ -248,6 +295,40 @@ mod tests {
         garbage.insert(MODE.to_string(), "rwx".to_string());
         garbage.insert(UID.to_string(), "-1".to_string());
         assert_eq!(decode_perms(&garbage), Perms::default());
+    }
+
+    #[test]
+    fn special_nodes_keep_their_type() {
+        let dev = Perms {
+            mode: Some(0o640),
+            special: Some(Special {
+                kind: SpecialKind::BlockDevice,
+                rdev: 0x0801,
+            }),
+            ..Perms::default()
+        };
+        let mut meta = BTreeMap::new();
+        encode_perms(&dev, false, &mut meta);
+        assert_eq!(meta.get(MODE).map(String::as_str), Some("60640"));
+        assert_eq!(meta.get(RDEV).map(String::as_str), Some("2049"));
+        assert_eq!(decode_perms(&meta), dev);
+        // A chmod says only the new bits: the type stays.
+        let chmod = Perms {
+            mode: Some(0o600),
+            ..Perms::default()
+        };
+        encode_perms(&chmod, false, &mut meta);
+        assert_eq!(meta.get(MODE).map(String::as_str), Some("60600"));
+        let mut fifo = BTreeMap::new();
+        fifo.insert(MODE.to_string(), "10644".to_string());
+        let decoded = decode_perms(&fifo);
+        assert_eq!(decoded.special.map(|s| (s.kind, s.rdev)), Some((SpecialKind::Fifo, 0)));
+        encode_perms(&chmod, false, &mut fifo);
+        assert_eq!(fifo.get(MODE).map(String::as_str), Some("10600"));
+        let mut plain = BTreeMap::new();
+        encode_perms(&chmod, false, &mut plain);
+        assert_eq!(plain.get(MODE).map(String::as_str), Some("100600"));
+        assert!(xattr_names(&meta).is_empty(), "rdev is ours, not a user.* attribute");
     }
 
     #[test]

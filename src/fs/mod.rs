@@ -18,8 +18,10 @@
 //! unlink, setattr), `persist` (storing attribute changes), `xattr`, `symlink`, `rename`
 //! (+ `stream_copy` when the server refuses a copy), `io` (open/create/read/write/flush/
 //! release), `handles` (open files and the one shared writer per inode), `background`
-//! (tracked tasks awaited at shutdown).
+//! (tracked tasks awaited at shutdown), `special` (mknod: fifos, devices, sockets), `access`
+//! (owner of new nodes, chown and chmod rules), `times` (change times this mount knows).
 
+pub mod access;
 pub mod attr;
 pub mod attr_index;
 pub mod background;
@@ -36,8 +38,10 @@ pub mod names;
 mod persist;
 pub mod read;
 mod rename;
+pub mod special;
 mod stream_copy;
 mod symlink;
+pub mod times;
 pub mod write;
 mod xattr;
 
@@ -48,7 +52,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::bos::{BosApi, StorageClass};
 
-pub use attr::{AttrDefaults, FsAttr, NodeKind, ObjectAttr, Perms};
+pub use access::Caller;
+pub use attr::{AttrDefaults, FsAttr, NodeKind, ObjectAttr, Perms, Special, SpecialKind};
 pub use dir::{DirReplier, ReaddirEntry};
 pub use error::{FsError, FsResult};
 pub use inode::InodeNo;
@@ -260,7 +265,14 @@ impl BosFs {
             attr.size = local.size;
             attr.mtime = local.mtime;
         }
-        FsAttr::build(node.ino, &attr, node.perms, &self.config.defaults)
+        let mut built = FsAttr::build(node.ino, &attr, node.perms, &self.config.defaults);
+        let explicit_mtime = attr.perms.mtime.is_some() || node.perms.mtime.is_some();
+        times::apply(node, &mut built, explicit_mtime);
+        if node.live_key().is_none() {
+            // Unlinked (or replaced) while open: no name links to it any more.
+            built.nlink = 0;
+        }
+        built
     }
 
     /// Record in the directory's attribute index that the file at `key` is `attr`.
@@ -292,5 +304,7 @@ fn path_of(key: &str) -> &str {
 
 #[cfg(test)]
 mod lifecycle_tests;
+#[cfg(test)]
+mod posix_tests;
 #[cfg(test)]
 mod tests;

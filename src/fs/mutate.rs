@@ -11,7 +11,8 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use crate::bos::{ListRequest, ObjectMeta, PutOptions};
-use crate::fs::attr::{NodeKind, ObjectAttr, Perms};
+use crate::fs::access::Caller;
+use crate::fs::attr::{NodeKind, ObjectAttr};
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::inode::{child_key, InodeNo};
 use crate::fs::meta_codec;
@@ -37,11 +38,19 @@ pub struct SetAttr {
 impl BosFs {
     /// Create directory `name` in `parent` (an empty "name/" marker object).
     pub async fn mkdir(&self, parent: InodeNo, name: &OsStr, mode: u32) -> FsResult<FsAttr> {
+        self.mkdir_as(parent, name, mode, None).await
+    }
+
+    /// [`BosFs::mkdir`] on behalf of `caller`, who owns the new directory (see `access`).
+    pub async fn mkdir_as(
+        &self,
+        parent: InodeNo,
+        name: &OsStr,
+        mode: u32,
+        caller: Option<&Caller>,
+    ) -> FsResult<FsAttr> {
         let (name, key) = self.new_entry_key(parent, name, NodeKind::Directory)?;
-        let perms = Perms {
-            mode: Some((mode & 0o7777) as u16),
-            ..Perms::default()
-        };
+        let perms = self.initial_perms(parent, caller, (mode & 0o7777) as u16, true).await?;
         let mut user_meta = std::collections::BTreeMap::new();
         meta_codec::encode_perms(&perms, true, &mut user_meta);
         let options = PutOptions {
@@ -64,7 +73,7 @@ impl BosFs {
             cache.mark_complete(path_of(&key), std::time::Instant::now(), true);
         }
         self.indexes.note_new_dir(&key);
-        self.remember_entry(parent, name, &attr)
+        self.remember_new(parent, name, &attr)
     }
 
     /// Remove the empty directory `name` from `parent`.
@@ -111,6 +120,7 @@ impl BosFs {
             }
         }
         self.forget_name(parent, name, &key);
+        self.touch_entries(parent);
         Ok(())
     }
 
@@ -158,7 +168,9 @@ impl BosFs {
         if let Some(node) = existing {
             // Attribute changes waiting for a file that is gone are moot.
             self.inodes().perms_stored(node.ino, node.perms_gen);
+            self.touch_change(node.ino, false);
         }
+        self.touch_entries(parent);
         Ok(())
     }
 
@@ -187,6 +199,10 @@ impl BosFs {
                 })
                 .ok_or(FsError::StaleInode(ino.0))?;
             self.persist_perms(ino, gen).await?;
+            self.touch_change(ino, changes.mtime.is_some());
+        }
+        if changes.size.is_some() {
+            self.touch_content(ino);
         }
         self.getattr(ino).await
     }

@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use crate::bos::{ObjectMeta, PutOptions};
+use crate::fs::access::Caller;
 use crate::fs::attr::{NodeKind, ObjectAttr, Perms};
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::inode::InodeNo;
@@ -20,15 +21,27 @@ use crate::fs::{meta_codec, BosFs, FsAttr};
 impl BosFs {
     /// Create symlink `name` in `parent` pointing at `target`.
     pub async fn symlink(&self, parent: InodeNo, name: &OsStr, target: &OsStr) -> FsResult<FsAttr> {
+        self.symlink_as(parent, name, target, None).await
+    }
+
+    /// [`BosFs::symlink`] on behalf of `caller`, who owns the link (see `access`).
+    pub async fn symlink_as(
+        &self,
+        parent: InodeNo,
+        name: &OsStr,
+        target: &OsStr,
+        caller: Option<&Caller>,
+    ) -> FsResult<FsAttr> {
         let (name, key) = self.new_entry_key(parent, name, NodeKind::File)?;
         let target = target.as_bytes();
         if target.is_empty() {
             return Err(FsError::NotFound);
         }
+        let owner = self.initial_perms(parent, caller, 0o777, false).await?;
         let perms = Perms {
             mode: Some(0o777),
             symlink: true,
-            ..Perms::default()
+            ..owner
         };
         let mut user_meta = std::collections::BTreeMap::new();
         meta_codec::encode_perms(&perms, false, &mut user_meta);
@@ -56,7 +69,7 @@ impl BosFs {
         let attr = ObjectAttr::from_meta(meta);
         self.cache().put_found(&key, attr.clone());
         self.index_note(&key, &attr);
-        self.remember_entry(parent, name, &attr)
+        self.remember_new(parent, name, &attr)
     }
 
     /// The target of symlink `ino`.

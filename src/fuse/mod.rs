@@ -26,7 +26,7 @@ use fuser::{
 use crate::fs::{self as bfs, BosFs, DirReplier, FsError, ReaddirEntry, SetAttr};
 
 pub use args::MountArgs;
-use attr::{file_attr, file_type};
+use attr::{attr_type, file_attr};
 use ordered::HandleQueues;
 
 /// Largest write the kernel may send in one request.
@@ -71,6 +71,15 @@ fn ino(n: INodeNo) -> bfs::InodeNo {
     bfs::InodeNo(n.0)
 }
 
+/// The process a request comes from.
+fn caller(req: &Request) -> bfs::Caller {
+    bfs::Caller {
+        uid: req.uid(),
+        gid: req.gid(),
+        pid: req.pid(),
+    }
+}
+
 /// The errno of `error`, logged at a level fitting it.
 fn errno(error: &FsError, op: &str) -> Errno {
     if error.is_expected() {
@@ -92,7 +101,7 @@ struct PlainDir<'a>(&'a mut ReplyDirectory);
 
 impl DirReplier for PlainDir<'_> {
     fn add(&mut self, e: &ReaddirEntry) -> bool {
-        self.0.add(INodeNo(e.ino.0), e.offset, file_type(e.attr.kind), &e.name)
+        self.0.add(INodeNo(e.ino.0), e.offset, attr_type(&e.attr), &e.name)
     }
 }
 
@@ -175,7 +184,7 @@ impl fuser::Filesystem for FuseAdapter {
 
     fn setattr(
         &self,
-        _req: &Request,
+        req: &Request,
         n: INodeNo,
         mode: Option<u32>,
         uid: Option<u32>,
@@ -191,7 +200,7 @@ impl fuser::Filesystem for FuseAdapter {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        let fs = self.fs.clone();
+        let (fs, caller) = (self.fs.clone(), caller(req));
         let changes = SetAttr {
             mode,
             uid,
@@ -201,7 +210,7 @@ impl fuser::Filesystem for FuseAdapter {
             mtime: mtime.map(time),
         };
         let task = async move {
-            match fs.setattr(ino(n), fh.map(|f| f.0), changes).await {
+            match fs.setattr_as(&caller, ino(n), fh.map(|f| f.0), changes).await {
                 Ok(attr) => reply.attr(&fs.ttl(), &file_attr(&attr)),
                 Err(e) => reply.error(errno(&e, "setattr")),
             }
@@ -213,14 +222,29 @@ impl fuser::Filesystem for FuseAdapter {
         }
     }
 
-    fn mkdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, reply: ReplyEntry) {
-        let (fs, name) = (self.fs.clone(), name.to_owned());
+    fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, reply: ReplyEntry) {
+        let (fs, name, caller) = (self.fs.clone(), name.to_owned(), caller(req));
         self.spawn(async move {
-            match fs.mkdir(ino(parent), &name, mode & !umask).await {
+            match fs.mkdir_as(ino(parent), &name, mode & !umask, Some(&caller)).await {
                 Ok(attr) => reply.entry(&fs.ttl(), &file_attr(&attr), Generation(0)),
                 Err(e) => reply.error(errno(&e, "mkdir")),
             }
         });
+    }
+
+    fn mknod(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, rdev: u32, reply: ReplyEntry) {
+        let (fs, name, caller) = (self.fs.clone(), name.to_owned(), caller(req));
+        self.spawn(async move {
+            let mode = mode & !(umask & 0o7777);
+            match fs.mknod(ino(parent), &name, mode, rdev, Some(&caller)).await {
+                Ok(attr) => reply.entry(&fs.ttl(), &file_attr(&attr), Generation(0)),
+                Err(e) => reply.error(errno(&e, "mknod")),
+            }
+        });
+    }
+
+    fn link(&self, _req: &Request, _n: INodeNo, _new_parent: INodeNo, _new_name: &OsStr, reply: ReplyEntry) {
+        reply.error(errno(&bfs::special::hard_link(), "link"));
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -414,10 +438,11 @@ impl fuser::Filesystem for FuseAdapter {
         self.spawn(async move { reply_empty(reply, fs.removexattr(ino(n), &name).await, "removexattr") });
     }
 
-    fn symlink(&self, _req: &Request, parent: INodeNo, link_name: &OsStr, target: &Path, reply: ReplyEntry) {
+    fn symlink(&self, req: &Request, parent: INodeNo, link_name: &OsStr, target: &Path, reply: ReplyEntry) {
         let (fs, name, target) = (self.fs.clone(), link_name.to_owned(), target.as_os_str().to_owned());
+        let caller = caller(req);
         self.spawn(async move {
-            match fs.symlink(ino(parent), &name, &target).await {
+            match fs.symlink_as(ino(parent), &name, &target, Some(&caller)).await {
                 Ok(attr) => reply.entry(&fs.ttl(), &file_attr(&attr), Generation(0)),
                 Err(e) => reply.error(errno(&e, "symlink")),
             }
@@ -443,7 +468,7 @@ impl fuser::Filesystem for FuseAdapter {
 
     fn create(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
         mode: u32,
@@ -452,8 +477,12 @@ impl fuser::Filesystem for FuseAdapter {
         reply: ReplyCreate,
     ) {
         let (fs, queues, name) = (self.fs.clone(), self.queues.clone(), name.to_owned());
+        let caller = caller(req);
         self.spawn(async move {
-            match fs.create(ino(parent), &name, mode & !umask, flags).await {
+            match fs
+                .create_as(ino(parent), &name, mode & !umask, flags, Some(&caller))
+                .await
+            {
                 Ok((attr, fh)) => {
                     queues.open(fh);
                     reply.created(
