@@ -18,7 +18,7 @@
 //! unlink, setattr), `persist` (storing attribute changes), `xattr`, `symlink`, `rename`
 //! (+ `stream_copy` when the server refuses a copy), `io` (open/create/read/write/flush/
 //! release), `handles` (open files and the one shared writer per inode), `background`
-//! (tracked tasks awaited at shutdown).
+//! (tracked tasks awaited at shutdown), `status` (the `user.bosmount.status` attribute).
 
 pub mod attr;
 pub mod attr_index;
@@ -36,6 +36,7 @@ pub mod names;
 mod persist;
 pub mod read;
 mod rename;
+pub mod status;
 mod stream_copy;
 mod symlink;
 pub mod write;
@@ -160,6 +161,8 @@ pub struct BosFs {
     /// Renames of files hold it shared, background stores of deferred changes exclusively:
     /// a rename never copies an object whose deferred changes are being stored.
     deferred_io: tokio::sync::RwLock<()>,
+    /// What became of the last upload of files closed since the mount started (`status`).
+    outcomes: status::OutcomeLog,
 }
 
 impl BosFs {
@@ -176,6 +179,7 @@ impl BosFs {
             copy_refused: std::sync::atomic::AtomicBool::new(false),
             me: std::sync::OnceLock::new(),
             deferred_io: tokio::sync::RwLock::new(()),
+            outcomes: status::OutcomeLog::default(),
             indexes: attr_index::AttrIndexes::new(api.clone(), config.bucket.clone(), background.clone()),
             background,
             api,
