@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command: installs what the tests need on a Debian machine (fuse3,
-# rsync, a Python venv with the official BOS SDK), then runs lint and every test.
+# rsync, attr, a Python venv with the official BOS SDK), then runs lint and every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
