@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The project's test command: installs what the tests need on a Debian machine (fuse3,
-# rsync, a Python venv with the official BOS SDK), then runs lint and every test.
+# rsync, attr, a Python venv with the official BOS SDK), then runs lint and every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v fusermount3 >/dev/null 2>&1 || missing+=(fuse3)
 command -v rsync >/dev/null 2>&1 || missing+=(rsync)
+command -v getfattr >/dev/null 2>&1 || missing+=(attr)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"

@@ -1,6 +1,6 @@
-//! Command line: parses `bosmount serve`, `bosmount mount` and `bosmount uploads` and
-//! hands each to the module that owns it. Each subcommand's arguments are defined next
-//! to the code that uses them. Before parsing, `-o` lists (mount(8), fstab) become long
+//! Command line: parses `bosmount serve`, `bosmount mount`, `bosmount uploads` and
+//! `bosmount status` and hands each to the module that owns it. Each subcommand's
+//! arguments are defined next to the code that uses them. Before parsing, `-o` lists (mount(8), fstab) become long
 //! options and the mount-helper form `bosmount SOURCE MOUNTPOINT -o …` becomes
 //! `bosmount mount …` ([`crate::ops::mount_options`]).
 
@@ -26,6 +26,9 @@ pub enum Command {
     Mount(crate::fuse::MountArgs),
     /// List (and with --abort, abort) unfinished multipart uploads of BUCKET[/PREFIX].
     Uploads(crate::ops::uploads::UploadsArgs),
+    /// Show the files a running mount is uploading (PATH: the mountpoint, or a directory or
+    /// file in it), with bytes sent and state.
+    Status(crate::ops::status::StatusArgs),
 }
 
 /// Parse `args` (the program name first), with `-o` lists expanded; clap's own errors
@@ -48,6 +51,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             init_stderr_logging()?;
             crate::ops::uploads::run(args).map_err(|e| e.to_string())
         }
+        Command::Status(args) => crate::ops::status::run(args).map_err(|e| e.to_string()),
     }
 }
 

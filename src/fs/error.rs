@@ -74,6 +74,10 @@ pub enum FsError {
     /// The caller's buffer is too small for the answer (ERANGE).
     #[error("buffer too small")]
     BufferTooSmall,
+    /// The name is the mount's own and cannot be changed (EPERM): the read-only
+    /// `user.bosmount.status` attribute.
+    #[error("{0} is read-only")]
+    Reserved(String),
     /// A background task ended without an answer.
     #[error("internal failure: {0}")]
     Internal(String),
@@ -105,6 +109,7 @@ impl FsError {
             FsError::MetadataTooLarge(_) => libc::E2BIG,
             FsError::NoAttribute => libc::ENODATA,
             FsError::BufferTooSmall => libc::ERANGE,
+            FsError::Reserved(_) => libc::EPERM,
             FsError::Internal(_) => libc::EIO,
         }
     }

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::inode::InodeNo;
 use crate::fs::read::FileReader;
+use crate::fs::write::progress::Progress;
 use crate::fs::write::FileWriter;
 
 /// One open file handle.
@@ -55,6 +56,21 @@ pub(crate) struct WriteSlot {
     pub ino: InodeNo,
     /// Writer and bookkeeping, one call at a time.
     pub state: tokio::sync::Mutex<SlotState>,
+    /// The counters of the writer in `state`, for status queries made while a call holds
+    /// the lock ([`crate::fs::status`]); refreshed whenever `state` is seen.
+    shown: Mutex<Option<Progress>>,
+}
+
+impl WriteSlot {
+    /// Show the counters of the writer `state` holds now (call after putting one in).
+    pub fn show(&self, state: &SlotState) {
+        *self.shown.lock().unwrap_or_else(|p| p.into_inner()) = state.writer.as_ref().map(FileWriter::progress);
+    }
+
+    /// The counters last shown.
+    pub fn shown(&self) -> Option<Progress> {
+        self.shown.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 /// All open files of a mount.
@@ -84,6 +100,7 @@ impl HandleTable {
             reader: tokio::sync::Mutex::new(None),
         });
         self.files().insert(fh, file);
+        crate::metrics::global().fs.open_files.inc();
         fh
     }
 
@@ -94,7 +111,11 @@ impl HandleTable {
 
     /// Remove `fh` from the table.
     pub fn remove(&self, fh: u64) -> Option<Arc<OpenFile>> {
-        self.files().remove(&fh)
+        let removed = self.files().remove(&fh);
+        if removed.is_some() {
+            crate::metrics::global().fs.open_files.dec();
+        }
+        removed
     }
 
     /// The write slot of `ino`, made when there is none. The caller locks it and counts its
@@ -107,6 +128,7 @@ impl HandleTable {
                 Arc::new(WriteSlot {
                     ino,
                     state: tokio::sync::Mutex::new(SlotState::default()),
+                    shown: Mutex::new(None),
                 })
             })
             .clone()

@@ -147,6 +147,7 @@ impl BosFs {
                 (None, _) => match self.new_writer(ino, mode).await {
                     Ok(writer) => {
                         state.writer = Some(writer);
+                        slot.show(&state);
                         Ok(())
                     }
                     Err(e) => Err(e),
@@ -388,6 +389,7 @@ impl BosFs {
     /// The last write handle of `slot` went (or its first open failed): give up what was not
     /// stored, drop the writer and the inode's local size.
     async fn close_slot(&self, slot: &Arc<WriteSlot>, state: &mut SlotState) {
+        self.note_outcome(slot.ino, state);
         if let Some(mut writer) = state.writer.take() {
             if state.orphaned || writer.carries_options() {
                 writer.abort().await;

@@ -19,7 +19,8 @@
 //! (+ `stream_copy` when the server refuses a copy), `io` (open/create/read/write/flush/
 //! release), `handles` (open files and the one shared writer per inode), `background`
 //! (tracked tasks awaited at shutdown), `special` (mknod: fifos, devices, sockets), `access`
-//! (owner of new nodes, chown and chmod rules), `times` (change times this mount knows).
+//! (owner of new nodes, chown and chmod rules), `times` (change times this mount knows),
+//! `status` (the `user.bosmount.status` attribute).
 
 pub mod access;
 pub mod attr;
@@ -39,6 +40,7 @@ mod persist;
 pub mod read;
 mod rename;
 pub mod special;
+pub mod status;
 mod stream_copy;
 mod symlink;
 pub mod times;
@@ -165,6 +167,8 @@ pub struct BosFs {
     /// Renames of files hold it shared, background stores of deferred changes exclusively:
     /// a rename never copies an object whose deferred changes are being stored.
     deferred_io: tokio::sync::RwLock<()>,
+    /// What became of the last upload of files closed since the mount started (`status`).
+    outcomes: status::OutcomeLog,
 }
 
 impl BosFs {
@@ -181,6 +185,7 @@ impl BosFs {
             copy_refused: std::sync::atomic::AtomicBool::new(false),
             me: std::sync::OnceLock::new(),
             deferred_io: tokio::sync::RwLock::new(()),
+            outcomes: status::OutcomeLog::default(),
             indexes: attr_index::AttrIndexes::new(api.clone(), config.bucket.clone(), background.clone()),
             background,
             api,

@@ -4,7 +4,8 @@
 //! `trusted.`, `system.`) are not supported (EOPNOTSUPP). All user metadata of an object
 //! fits in BOS's 2 KiB; a change that would pass it fails with E2BIG. Changes are stored like
 //! chmod's (CopyObject onto itself, or the open writer's next commit — `persist`).
-//! Directories carry them on their "dir/" marker.
+//! Directories carry them on their "dir/" marker. `user.bosmount.status` is the mount's own
+//! read-only answer ([`crate::fs::status`]): never stored, never listed.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -15,7 +16,7 @@ use crate::bos::ObjectMeta;
 use crate::fs::attr::NodeKind;
 use crate::fs::error::{FsError, FsResult};
 use crate::fs::inode::InodeNo;
-use crate::fs::{meta_codec, path_of, BosFs};
+use crate::fs::{meta_codec, path_of, status, BosFs};
 
 /// `setxattr` flag: fail if the attribute exists.
 const XATTR_CREATE: i32 = 1;
@@ -34,10 +35,21 @@ fn user_name(name: &OsStr) -> FsResult<&[u8]> {
     }
 }
 
+/// The status attribute cannot be set or removed (EPERM).
+fn refuse_status(name: &OsStr) -> FsResult<()> {
+    if status::is_status_name(name) {
+        return Err(FsError::Reserved(status::STATUS_XATTR.into()));
+    }
+    Ok(())
+}
+
 impl BosFs {
     /// Value of extended attribute `name` of `ino` (other namespaces than user.* hold nothing:
     /// the kernel asks for `security.capability` before every write).
     pub async fn getxattr(&self, ino: InodeNo, name: &OsStr) -> FsResult<Vec<u8>> {
+        if status::is_status_name(name) {
+            return self.status_xattr(ino).await;
+        }
         let Ok(name) = user_name(name) else {
             return Err(FsError::NoAttribute);
         };
@@ -53,6 +65,9 @@ impl BosFs {
         let meta = self.node_user_meta(ino).await?;
         let mut out = Vec::new();
         for name in meta_codec::xattr_names(&meta) {
+            if status::STATUS_XATTR.as_bytes().strip_prefix(b"user.") == Some(name.as_slice()) {
+                continue;
+            }
             out.extend_from_slice(b"user.");
             out.extend_from_slice(&name);
             out.push(0);
@@ -62,6 +77,7 @@ impl BosFs {
 
     /// Set extended attribute `name` of `ino` to `value` (`flags`: XATTR_CREATE / XATTR_REPLACE).
     pub async fn setxattr(&self, ino: InodeNo, name: &OsStr, value: &[u8], flags: i32) -> FsResult<()> {
+        refuse_status(name)?;
         self.check_writable()?;
         let key = meta_codec::xattr_key(user_name(name)?);
         let encoded = meta_codec::encode_value(value);
@@ -81,6 +97,7 @@ impl BosFs {
 
     /// Remove extended attribute `name` of `ino`.
     pub async fn removexattr(&self, ino: InodeNo, name: &OsStr) -> FsResult<()> {
+        refuse_status(name)?;
         self.check_writable()?;
         let key = meta_codec::xattr_key(user_name(name)?);
         let edit = move |meta: &mut BTreeMap<String, String>| meta.remove(&key).map(|_| ()).ok_or(FsError::NoAttribute);

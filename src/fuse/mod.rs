@@ -403,6 +403,9 @@ impl fuser::Filesystem for FuseAdapter {
         let (fs, name) = (self.fs.clone(), name.to_owned());
         self.spawn(async move {
             match fs.getxattr(ino(n), &name).await {
+                Ok(value) if size == 0 => {
+                    reply.size(crate::fs::status::announced_size(&name, value.len()) as u32);
+                }
                 Ok(value) => reply_xattr(reply, &value, size),
                 Err(e) => reply.error(errno(&e, "getxattr")),
             }

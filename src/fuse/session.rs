@@ -79,6 +79,8 @@ fn run_foreground(args: &MountArgs, config: FsConfig, notifier: &ReadyPipe) -> R
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     crate::logging::spawn_signal_listener(runtime.handle());
+    // The filesystem maintains its gauges from here on (open files, uploads, buffers).
+    crate::metrics::global().fs.enable();
     let _metrics = match &args.metrics_addr {
         Some(addr) => {
             let server = runtime

@@ -65,7 +65,7 @@ pub fn expand(args: Vec<OsString>) -> Result<Vec<OsString>, OptionError> {
     let mut out: Vec<OsString> = args.next().into_iter().collect();
     let rest: Vec<OsString> = args.collect();
     let first = rest.first().and_then(|a| a.to_str()).unwrap_or("");
-    let subcommands = ["mount", "serve", "uploads", "help"];
+    let subcommands = ["mount", "serve", "uploads", "status", "help"];
     let helper_form = !rest.is_empty() && !first.starts_with('-') && !subcommands.contains(&first);
     let is_mount = helper_form || first == "mount";
     if helper_form {

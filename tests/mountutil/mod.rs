@@ -406,3 +406,56 @@ pub fn print_requests(label: &str, stats: &StatsSnapshot, units: u64, unit: &str
         detail.join(", ")
     );
 }
+
+/// A separate process holding one file of the mount open (`writer.py`), driven line by line:
+/// the test holds no descriptor on the mount, so the processes it starts (`bosmount status`,
+/// `cp`) never flush the file by inheriting one.
+pub struct FileWriterProcess {
+    child: Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl FileWriterProcess {
+    /// Start the writer and open `path` with `mode` (`w`, `a` or `r+`).
+    pub fn open(path: &Path, mode: &str) -> FileWriterProcess {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mountutil/writer.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut writer = FileWriterProcess { child, stdin, stdout };
+        writer.ok(&format!("open {} {mode}", path.display()));
+        writer
+    }
+
+    /// Send one command; its answer (`ok …` or `err ERRNO …`).
+    pub fn ask(&mut self, command: &str) -> String {
+        use std::io::{BufRead, Write};
+        writeln!(self.stdin, "{command}").expect("to writer");
+        self.stdin.flush().expect("flush to writer");
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("from writer");
+        line.trim_end_matches('\n').to_string()
+    }
+
+    /// Send one command that must succeed; what follows "ok".
+    pub fn ok(&mut self, command: &str) -> String {
+        let answer = self.ask(command);
+        match answer.strip_prefix("ok") {
+            Some(rest) => rest.trim_start().to_string(),
+            None => panic!("{command}: {answer}"),
+        }
+    }
+}
+
+impl Drop for FileWriterProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -34,6 +34,7 @@ use tokio::time::Instant;
 
 use crate::bos::{ByteRange, ErrorKind, ObjectMeta, ObjectType, PutOptions, MAX_APPENDABLE_OBJECT_SIZE};
 
+use super::progress::{Progress, WriterKind};
 use super::{Committed, Target, WriteConfig, WriteError};
 
 /// How many times one batch is re-sent after conflicts or ambiguous failures before giving up.
@@ -74,6 +75,7 @@ struct AppendState {
     last_modified: SystemTime,
     size: Arc<AtomicU64>,
     high_water: Arc<AtomicUsize>,
+    progress: Progress,
 }
 
 /// The append pipeline of one file handle.
@@ -97,6 +99,7 @@ impl AppendWriter {
         options: PutOptions,
         config: Arc<WriteConfig>,
         existing: Option<ObjectMeta>,
+        progress: Progress,
     ) -> Self {
         let (origin, next_offset, etag, last_modified) = match &existing {
             None => (Origin::Missing, 0, String::new(), SystemTime::now()),
@@ -116,6 +119,9 @@ impl AppendWriter {
                 m.last_modified,
             ),
         };
+        progress.set_kind(WriterKind::Append);
+        progress.set_size(next_offset);
+        progress.set_dirty(origin == Origin::Missing);
         let size = Arc::new(AtomicU64::new(next_offset));
         let high_water = Arc::new(AtomicUsize::new(0));
         let options = Arc::new(std::sync::Mutex::new(options));
@@ -133,6 +139,7 @@ impl AppendWriter {
             last_modified,
             size: size.clone(),
             high_water: high_water.clone(),
+            progress,
         }));
         let wake = Arc::new(Notify::new());
         let flusher = tokio::spawn(flush_timer(
@@ -188,6 +195,8 @@ impl AppendWriter {
         }
         let was_empty = s.pending.is_empty();
         s.pending.extend_from_slice(data);
+        // An append stream is an upload in flight from its first write until it closes.
+        s.progress.set_uploading(true);
         s.publish();
         if s.pending.len() >= s.append_buffer {
             s.flush().await?;
@@ -265,6 +274,7 @@ impl AppendWriter {
         }
         s.next_offset = 0;
         s.publish();
+        s.progress.set_dirty(true);
         Ok(())
     }
 
@@ -342,6 +352,8 @@ impl AppendWriter {
         }
         s.pending = Vec::new();
         s.pending_since = None;
+        s.progress.set_held(0);
+        s.progress.set_uploading(false);
     }
 }
 
@@ -424,6 +436,10 @@ impl AppendState {
     fn publish(&self) {
         self.size.store(self.logical_size(), Ordering::Relaxed);
         self.high_water.fetch_max(self.pending.capacity(), Ordering::Relaxed);
+        self.progress.set_size(self.logical_size());
+        self.progress.set_held(self.pending.len());
+        let owed = matches!(self.origin, Origin::Missing | Origin::Replace);
+        self.progress.set_dirty(owed || !self.pending.is_empty());
     }
 
     /// Send what waits (and create / replace the object if that is still owed).
@@ -434,15 +450,29 @@ impl AppendState {
             return Ok(());
         }
         let body = Bytes::from(std::mem::take(&mut self.pending));
-        self.pending_since = None;
-        match self.send(body).await {
+        let waited = self
+            .pending_since
+            .take()
+            .map_or(Duration::ZERO, |since| since.elapsed());
+        let sent = body.len() as u64;
+        if sent > 0 {
+            self.progress.observe_append_lag(waited);
+        }
+        let held = self.progress.in_flight(body.len());
+        self.progress.set_held(0);
+        let result = self.send(body).await;
+        drop(held);
+        match result {
             Ok(()) => {
+                self.progress.add_sent(sent);
+                self.progress.committed(&self.etag);
                 self.publish();
                 Ok(())
             }
             Err(e) => {
                 log::warn!("appending to {} failed: {e}", self.target.key);
                 self.failed = Some(e.to_string());
+                self.progress.failed(&e.to_string());
                 Err(e)
             }
         }

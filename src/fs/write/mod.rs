@@ -22,6 +22,7 @@ pub mod append;
 pub mod buffer;
 pub mod existing;
 pub mod multipart;
+pub mod progress;
 pub mod stream;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use std::time::{Duration, SystemTime};
 use crate::bos::{BosApi, BosError, ObjectMeta, ObjectType, PutOptions, StorageClass};
 
 use append::AppendWriter;
+use progress::{Progress, WriterKind};
 use stream::StreamWriter;
 
 /// Largest object a multipart upload can produce: 10 000 parts of at most 5 GiB (BOS's 48.8 TB).
@@ -163,6 +165,9 @@ pub struct FileWriter {
     positional: Option<Reopen>,
     /// The stream writer a pure append writer turns into keeps appending.
     append_after_reopen: bool,
+    /// What this writer is doing, shared with status queries (every pipeline it becomes
+    /// updates the same counters).
+    progress: Progress,
 }
 
 /// What a positional append writer needs to become a stream writer.
@@ -190,10 +195,19 @@ impl FileWriter {
         config: Arc<WriteConfig>,
     ) -> Self {
         let target = Target { api, bucket, key };
+        let progress = Progress::new(WriterKind::Stream);
         FileWriter {
-            inner: Inner::Stream(Box::new(StreamWriter::new(target, options, config, None, false))),
+            inner: Inner::Stream(Box::new(StreamWriter::new(
+                target,
+                options,
+                config,
+                None,
+                false,
+                progress.clone(),
+            ))),
             positional: None,
             append_after_reopen: false,
+            progress,
         }
     }
 
@@ -227,6 +241,7 @@ impl FileWriter {
             )));
         }
         let target = Target { api, bucket, key };
+        let progress = Progress::new(WriterKind::Append);
         let inner = match existing {
             Some(meta) if meta.object_type == ObjectType::Normal && meta.size > config.append_rewrite_limit() => {
                 log::info!(
@@ -234,14 +249,22 @@ impl FileWriter {
                     meta.size,
                     target.key
                 );
-                Inner::Stream(Box::new(StreamWriter::new(target, options, config, Some(meta), true)))
+                Inner::Stream(Box::new(StreamWriter::new(
+                    target,
+                    options,
+                    config,
+                    Some(meta),
+                    true,
+                    progress.clone(),
+                )))
             }
-            existing => Inner::Append(AppendWriter::new(target, options, config, existing)),
+            existing => Inner::Append(AppendWriter::new(target, options, config, existing, progress.clone())),
         };
         Ok(FileWriter {
             inner,
             positional: None,
             append_after_reopen: false,
+            progress,
         })
     }
 
@@ -267,13 +290,22 @@ impl FileWriter {
     ) -> Result<Self, WriteError> {
         let target = Target { api, bucket, key };
         if existing.object_type == ObjectType::Appendable && existing.storage_class != StorageClass::Archive {
-            let writer = AppendWriter::new(target.clone(), options, config.clone(), Some(existing));
+            let progress = Progress::new(WriterKind::Append);
+            let writer = AppendWriter::new(
+                target.clone(),
+                options,
+                config.clone(),
+                Some(existing),
+                progress.clone(),
+            );
             return Ok(FileWriter {
                 inner: Inner::Append(writer),
                 positional: Some(Reopen { target, config }),
                 append_after_reopen: false,
+                progress,
             });
         }
+        let progress = Progress::new(WriterKind::Stream);
         Ok(FileWriter {
             inner: Inner::Stream(Box::new(StreamWriter::new(
                 target,
@@ -281,9 +313,11 @@ impl FileWriter {
                 config,
                 Some(existing),
                 false,
+                progress.clone(),
             ))),
             positional: None,
             append_after_reopen: false,
+            progress,
         })
     }
 
@@ -335,7 +369,14 @@ impl FileWriter {
         );
         let append_mode = std::mem::take(&mut self.append_after_reopen);
         let start = base.as_ref().map_or(0, |m| m.size);
-        let mut stream = StreamWriter::new(reopen.target, options, reopen.config, base, append_mode);
+        let mut stream = StreamWriter::new(
+            reopen.target,
+            options,
+            reopen.config,
+            base,
+            append_mode,
+            self.progress.clone(),
+        );
         if !unsent.is_empty() {
             stream.write(start, &unsent).await?;
         }
@@ -507,12 +548,25 @@ impl FileWriter {
         }
     }
 
+    /// What this writer is doing, readable without its lock (status queries, gauges).
+    pub fn progress(&self) -> Progress {
+        self.progress.clone()
+    }
+
     /// Whether the writer is in append mode (every write goes to the end of the object).
     pub fn is_append(&self) -> bool {
         match &self.inner {
             Inner::Stream(w) => w.is_append_mode(),
             Inner::Append(_) => self.positional.is_none(),
         }
+    }
+}
+
+impl Drop for FileWriter {
+    fn drop(&mut self) {
+        // A closed file holds nothing and uploads nothing, whoever still reads its counters.
+        self.progress.set_held(0);
+        self.progress.set_uploading(false);
     }
 }
 

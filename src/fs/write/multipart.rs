@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 
 use crate::bos::{BosResult, CompleteResult, CompletedPart, CopyConditions, PutOptions};
 
+use super::progress::Progress;
 use super::{Target, WriteError};
 
 /// What one part task reports: part number, body bytes it held, ETag or error.
@@ -27,15 +28,23 @@ pub struct PartUploader {
     parts: Vec<CompletedPart>,
     in_flight_bytes: usize,
     finished: bool,
+    progress: Progress,
 }
 
 impl PartUploader {
     /// InitiateMultipartUpload with `options` (content type, storage class, user metadata).
-    pub(crate) async fn initiate(target: Target, options: &PutOptions, concurrency: usize) -> BosResult<Self> {
+    pub(crate) async fn initiate(
+        target: Target,
+        options: &PutOptions,
+        concurrency: usize,
+        progress: Progress,
+    ) -> BosResult<Self> {
         let upload_id = target
             .api
             .initiate_multipart_upload(&target.bucket, &target.key, options)
             .await?;
+        progress.reset_parts();
+        progress.set_uploading(true);
         log::debug!("multipart upload {upload_id} started for {}", target.key);
         Ok(PartUploader {
             target,
@@ -45,6 +54,7 @@ impl PartUploader {
             parts: Vec::new(),
             in_flight_bytes: 0,
             finished: false,
+            progress,
         })
     }
 
@@ -70,11 +80,18 @@ impl PartUploader {
         let upload_id = self.upload_id.clone();
         let len = body.len();
         self.in_flight_bytes += len;
+        let progress = self.progress.clone();
+        progress.part_started();
+        let held = progress.in_flight(len);
         self.tasks.spawn(async move {
             let result = t
                 .api
                 .upload_part(&t.bucket, &t.key, &upload_id, part_number, body)
                 .await;
+            drop(held);
+            if result.is_ok() {
+                progress.part_done(len as u64);
+            }
             (part_number, len, result)
         });
         Ok(())
@@ -98,6 +115,8 @@ impl PartUploader {
             if_match: Some(source_etag.to_owned()),
             ..CopyConditions::default()
         };
+        let progress = self.progress.clone();
+        progress.part_started();
         self.tasks.spawn(async move {
             let result = t
                 .api
@@ -113,6 +132,9 @@ impl PartUploader {
                 )
                 .await
                 .map(|r| r.etag);
+            if result.is_ok() {
+                progress.part_done(last + 1 - first);
+            }
             (part_number, 0, result)
         });
         Ok(())
@@ -136,6 +158,7 @@ impl PartUploader {
             .complete_multipart_upload(&t.bucket, &t.key, &self.upload_id, &self.parts, options)
             .await?;
         self.finished = true;
+        self.progress.set_uploading(false);
         log::debug!(
             "multipart upload {} of {} completed with {} parts",
             self.upload_id,
@@ -154,6 +177,7 @@ impl PartUploader {
         self.finished = true;
         self.tasks.shutdown().await;
         self.in_flight_bytes = 0;
+        self.progress.set_uploading(false);
         let t = &self.target;
         match t.api.abort_multipart_upload(&t.bucket, &t.key, &self.upload_id).await {
             Ok(()) => log::info!("aborted multipart upload {} of {}", self.upload_id, t.key),
@@ -190,6 +214,7 @@ impl Drop for PartUploader {
             return;
         }
         self.tasks.abort_all();
+        self.progress.set_uploading(false);
         let t = self.target.clone();
         let upload_id = std::mem::take(&mut self.upload_id);
         match tokio::runtime::Handle::try_current() {

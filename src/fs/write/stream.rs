@@ -20,6 +20,7 @@ use crate::bos::{ObjectMeta, PutOptions};
 use super::buffer::TailBuffer;
 use super::existing::BaseObject;
 use super::multipart::PartUploader;
+use super::progress::Progress;
 use super::{Committed, Target, WriteConfig, WriteError};
 
 /// Buffered / multipart writer of one file handle.
@@ -37,6 +38,7 @@ pub struct StreamWriter {
     committed: Option<Committed>,
     append_mode: bool,
     high_water: usize,
+    progress: Progress,
 }
 
 impl StreamWriter {
@@ -48,10 +50,14 @@ impl StreamWriter {
         config: Arc<WriteConfig>,
         existing: Option<ObjectMeta>,
         append_mode: bool,
+        progress: Progress,
     ) -> Self {
         let base = existing.as_ref().map(BaseObject::from_meta);
         let part_size = config.part_size;
         let loaded = base.as_ref().is_none_or(|b| !b.overlaps(0, part_size as u64));
+        progress.set_kind(super::progress::WriterKind::Stream);
+        progress.set_size(base.as_ref().map_or(0, |b| b.size));
+        progress.set_dirty(base.is_none());
         StreamWriter {
             target,
             options,
@@ -66,6 +72,7 @@ impl StreamWriter {
             committed: None,
             append_mode,
             high_water: 0,
+            progress,
         }
     }
 
@@ -114,8 +121,12 @@ impl StreamWriter {
         self.check_limit(end)?;
         self.dirty = true;
         self.committed = None;
+        self.progress.set_dirty(true);
         match self.write_inner(offset, data).await {
-            Ok(()) => Ok(data.len()),
+            Ok(()) => {
+                self.progress.set_size(self.size);
+                Ok(data.len())
+            }
             Err(e) => Err(self.fail(e).await),
         }
     }
@@ -215,6 +226,9 @@ impl StreamWriter {
         self.size = new_size;
         self.dirty = true;
         self.committed = None;
+        self.progress.set_size(new_size);
+        self.progress.set_dirty(true);
+        self.note_memory(0);
         Ok(())
     }
 
@@ -224,6 +238,7 @@ impl StreamWriter {
             self.options = options;
             self.dirty = true;
             self.committed = None;
+            self.progress.set_dirty(true);
         }
     }
 
@@ -272,6 +287,10 @@ impl StreamWriter {
                 self.base = Some(BaseObject::from_committed(&c));
                 self.dirty = false;
                 self.committed = Some(c.clone());
+                // What is still in memory is in BOS too: nothing waits.
+                self.progress.set_held(0);
+                self.progress.set_size(c.size);
+                self.progress.committed(&c.etag);
                 Ok(c)
             }
             Err(e) => Err(self.fail(e).await),
@@ -286,7 +305,12 @@ impl StreamWriter {
             self.ensure_loaded().await?;
             let body = self.tail.snapshot(self.size as usize);
             self.note_memory(body.len());
-            let put = t.api.put_object(&t.bucket, &t.key, body, &self.options).await?;
+            let sent = body.len() as u64;
+            self.progress.set_uploading(true);
+            let put = t.api.put_object(&t.bucket, &t.key, body, &self.options).await;
+            self.progress.set_uploading(false);
+            let put = put?;
+            self.progress.add_sent(sent);
             return Ok(Committed {
                 size: self.size,
                 etag: put.etag,
@@ -338,6 +362,8 @@ impl StreamWriter {
             upload.abort().await;
         }
         self.tail.reset(self.tail.start(), false);
+        self.progress.set_held(0);
+        self.progress.set_uploading(false);
     }
 
     /// Send the current window as a full part and make the next window the tail.
@@ -388,8 +414,13 @@ impl StreamWriter {
     /// The multipart upload, started on first use.
     async fn uploader(&mut self) -> Result<&mut PartUploader, WriteError> {
         if self.upload.is_none() {
-            let upload =
-                PartUploader::initiate(self.target.clone(), &self.options, self.config.upload_concurrency).await?;
+            let upload = PartUploader::initiate(
+                self.target.clone(),
+                &self.options,
+                self.config.upload_concurrency,
+                self.progress.clone(),
+            )
+            .await?;
             self.upload = Some(upload);
         }
         self.upload
@@ -440,11 +471,14 @@ impl StreamWriter {
             upload.abort().await;
         }
         self.tail.reset(self.tail.start(), false);
+        self.progress.failed(&error.to_string());
         error
     }
 
     fn note_memory(&mut self, extra: usize) {
         let in_flight = self.upload.as_ref().map_or(0, |u| u.in_flight_bytes());
         self.high_water = self.high_water.max(self.tail.capacity() + in_flight + extra);
+        // Part bodies in flight count themselves (`Progress::in_flight`).
+        self.progress.set_held(self.tail.len() + extra);
     }
 }
