@@ -414,7 +414,7 @@ impl AttrIndexes {
             state.create = true;
             state.strong = true;
         }
-        self.flush_dir(dir).await;
+        self.create_dir_index(dir).await;
         let mut dirs = self.dirs();
         let state = dirs.entry(dir.to_string()).or_default();
         state.create = false;
@@ -451,6 +451,20 @@ impl AttrIndexes {
     /// conditioned on the version read; again from a fresh read when someone else wrote it.
     async fn flush_dir(&self, dir: &str) {
         let _writing = self.shared.writing.lock().await;
+        self.flush_dir_locked(dir).await;
+    }
+
+    /// [`AttrIndexes::flush_dir`] for [`AttrIndexes::ensure_exists`]: nothing when another
+    /// caller created the index while this one waited (its changes wait for the delayed write).
+    async fn create_dir_index(&self, dir: &str) {
+        let _writing = self.shared.writing.lock().await;
+        if self.dirs().get(dir).is_some_and(|s| s.exists == Some(true)) {
+            return;
+        }
+        self.flush_dir_locked(dir).await;
+    }
+
+    async fn flush_dir_locked(&self, dir: &str) {
         let _no_change_in_flight = self.shared.gate.write().await;
         let pending = {
             let mut dirs = self.dirs();

@@ -89,6 +89,15 @@ impl MetaCache {
         None
     }
 
+    /// The full metadata last known for the file at `path`, fresh or not (for requests
+    /// conditioned on its ETag, which fail safely when it changed).
+    pub fn get_even_stale(&self, path: &str) -> Option<std::sync::Arc<crate::bos::ObjectMeta>> {
+        match self.entries.peek(path) {
+            Some((Cached::Found(attr), _)) => attr.meta.clone(),
+            _ => None,
+        }
+    }
+
     /// Remember that `path` exists with `attr`.
     pub fn put_found(&mut self, path: &str, attr: ObjectAttr) {
         self.put(path, Cached::Found(attr));

@@ -164,8 +164,8 @@ pub struct BosFs {
     me: std::sync::OnceLock<std::sync::Weak<BosFs>>,
     /// Tracked background tasks: deferred attribute stores and index writes.
     background: background::Background,
-    /// Renames of files hold it shared, background stores of deferred changes exclusively:
-    /// a rename never copies an object whose deferred changes are being stored.
+    /// Background stores of deferred attribute changes hold it shared (many at once), renames
+    /// exclusively: a rename never copies an object whose deferred changes are being stored.
     deferred_io: tokio::sync::RwLock<()>,
     /// What became of the last upload of files closed since the mount started (`status`).
     outcomes: status::OutcomeLog,

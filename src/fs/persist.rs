@@ -95,7 +95,8 @@ impl BosFs {
             Some(node) if node.perms_gen == gen && node.has_pending_perms() => {}
             _ => return,
         }
-        let _exclusive = self.deferred_io.write().await;
+        // Stores run side by side; a rename waits for those in flight (see `rename`).
+        let _shared = self.deferred_io.read().await;
         log::debug!("deferred store of inode {ino} generation {gen}");
         if let Err(e) = self.persist_now(ino).await {
             log::warn!("storing attribute changes of inode {ino} failed (tried again at the next close, fsync or unmount): {e}");
@@ -249,7 +250,13 @@ impl BosFs {
 
     /// CopyObject of `key` onto itself with `edit` applied to its user metadata.
     async fn copy_meta(&self, key: &str, edit: MetaEdit<'_>) -> FsResult<()> {
-        let meta = self.known_meta(key).await?;
+        // What we knew of the object, even past the metadata TTL: the copy is conditioned on
+        // its ETag, so a stale answer costs a HEAD and a second try, never a wrong result.
+        let known = self.cache().get_even_stale(key);
+        let meta = match known {
+            Some(meta) => meta,
+            None => self.known_meta(key).await?,
+        };
         match self.copy_meta_once(key, &meta, edit).await {
             Err(FsError::Bos(e)) if e.kind() == ErrorKind::PreconditionFailed => {
                 self.cache().invalidate(key);

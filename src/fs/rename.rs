@@ -58,9 +58,9 @@ impl BosFs {
         // write or commit lands on the old key meanwhile. An open writer of the target is
         // orphaned once the target is replaced: its file is nobody's any more.
         log::debug!("rename {from:?} -> {to:?}");
-        // Taken before any write slot: a background store takes it exclusively and then the
-        // file's slot.
-        let _no_deferred_store = self.deferred_io.read().await;
+        // No background store of attribute changes runs while a rename copies (they hold it
+        // shared); taken before any write slot, as those stores take it before the file's slot.
+        let _no_deferred_store = self.deferred_io.write().await;
         let source_slot = self
             .inodes()
             .child(parent, name)
