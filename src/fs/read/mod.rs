@@ -292,3 +292,16 @@ impl FileReader {
         self.read_ahead.bandwidth_delay()
     }
 }
+
+impl Drop for FileReader {
+    fn drop(&mut self) {
+        log::debug!(
+            "{}: fetched {} bytes, window {}, bandwidth x delay {:?}, at most {} bytes held",
+            self.fetcher.key(),
+            self.bytes_fetched(),
+            self.read_ahead.window(),
+            self.read_ahead.bandwidth_delay(),
+            self.max_bytes_held
+        );
+    }
+}
