@@ -159,13 +159,13 @@ fn mount_device(path: &Path) -> Option<String> {
     let wanted = path.to_str()?;
     table
         .lines()
-        .filter_map(|line| {
+        .rev()
+        .find_map(|line| {
             let mut fields = line.split(' ');
             let device = fields.nth(2)?;
             let point = fields.nth(1)?;
             (unescape_mount_path(point) == wanted).then(|| device.to_string())
         })
-        .last()
 }
 
 /// A mount point as `/proc/self/mountinfo` writes it: space, tab, newline and backslash as
