@@ -7,9 +7,10 @@
 //!
 //! Memory: the reader holds the contiguous range `held_start..fetch_end` (fetched or in
 //! flight). Planning never lets `fetch_end` pass `held_start + max_window + request_size`
-//! except for bytes the current read itself needs, and the reader drops chunks it has read
-//! past, so `held_start` trails the reader by less than one request: memory stays below
-//! `max_window + request_size` whatever the file size.
+//! except for bytes the current read itself needs, and the reader drops chunks that end more
+//! than a few MiB behind it (kept for the kernel's late reads), so `held_start` trails the
+//! reader by a bounded amount: memory stays below `max_window + request_size` whatever the
+//! file size.
 //!
 //! Request sizes: read-ahead is only requested once the missing part of the window is worth
 //! a request (half the window, or a whole `request_size` once the window exceeds two of
