@@ -157,15 +157,12 @@ fn raise_kernel_read_ahead(mountpoint: &Path) {
 fn mount_device(path: &Path) -> Option<String> {
     let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     let wanted = path.to_str()?;
-    table
-        .lines()
-        .rev()
-        .find_map(|line| {
-            let mut fields = line.split(' ');
-            let device = fields.nth(2)?;
-            let point = fields.nth(1)?;
-            (unescape_mount_path(point) == wanted).then(|| device.to_string())
-        })
+    table.lines().rev().find_map(|line| {
+        let mut fields = line.split(' ');
+        let device = fields.nth(2)?;
+        let point = fields.nth(1)?;
+        (unescape_mount_path(point) == wanted).then(|| device.to_string())
+    })
 }
 
 /// A mount point as `/proc/self/mountinfo` writes it: space, tab, newline and backslash as

@@ -11,6 +11,8 @@
 //!   has several reads of one file in flight and they may arrive out of order: a read a
 //!   little behind the reader, or a little beyond what is fetched, is still sequential
 //!   (`REORDER_DISTANCE`), and the data just behind the reader is kept for such late reads.
+//!   A read further away that lands in data held is served from it but plans nothing, so
+//!   random reads landing in an earlier read-ahead do not grow it.
 //! - Random: a read anywhere else is a seek. Everything held or in flight is dropped (and
 //!   its requests aborted), the window goes back to its initial size, and exactly the asked
 //!   range is fetched (clipped to the end of the file). If the reader then continues
@@ -152,9 +154,14 @@ impl FileReader {
         let end = size.min(offset.saturating_add(u64::from(len)));
         let held = self.chunks.contains(offset);
         let reading_ahead = self.chunks.held() > 0;
+        let in_sequence = offset.abs_diff(self.next_offset) <= REORDER_DISTANCE;
+        if held && !in_sequence && end <= self.chunks.end() {
+            return self.read_held_jump(offset, end).await;
+        }
         // A read a little beyond what is fetched, while read-ahead runs: the kernel sent it
         // before the reads that fill the gap, which the read-ahead now fetches too.
         let ahead = reading_ahead
+            && in_sequence
             && offset >= self.chunks.end()
             && offset - self.chunks.end() <= REORDER_DISTANCE
             && end - self.chunks.start() <= self.read_ahead.memory_bound();
@@ -196,6 +203,28 @@ impl FileReader {
         // Keep what lies just behind the reader: the kernel's reads arrive out of order.
         self.chunks
             .drop_before(self.next_offset.saturating_sub(REORDER_DISTANCE));
+        Ok(bytes)
+    }
+
+    /// A jump to bytes already held or in flight, away from where the reader was: served from
+    /// them, without planning more read-ahead. A random reader whose reads happen to land in
+    /// what an earlier read fetched must not grow the window; a sequential reader that
+    /// skipped ahead plans again at its next read, which continues from here.
+    async fn read_held_jump(&mut self, offset: u64, end: u64) -> Result<Bytes, ReadError> {
+        let result = self
+            .chunks
+            .read(offset..end, &mut self.version, self.fetcher.key())
+            .await;
+        for elapsed in self.chunks.take_timings() {
+            self.read_ahead.observe_request(elapsed);
+        }
+        if let Err(ReadError::Changed { .. }) = &result {
+            self.chunks.reset_at(offset);
+            self.read_ahead.reset();
+        }
+        let bytes = result?;
+        self.next_offset = end;
+        self.chunks.drop_before(end.saturating_sub(REORDER_DISTANCE));
         Ok(bytes)
     }
 
@@ -280,6 +309,12 @@ impl FileReader {
     /// The most bytes held or being fetched at any one time (at most `max_window + request_size`).
     pub fn max_bytes_held(&self) -> u64 {
         self.max_bytes_held
+    }
+
+    /// End of what is held or requested (the next read-ahead starts there).
+    #[cfg(test)]
+    pub(crate) fn fetch_end(&self) -> u64 {
+        self.chunks.end()
     }
 
     /// The current read-ahead window in bytes.
