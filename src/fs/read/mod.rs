@@ -16,7 +16,8 @@
 //! - Random: a read anywhere else is a seek. Everything held or in flight is dropped (and
 //!   its requests aborted), the window goes back to its initial size, and exactly the asked
 //!   range is fetched (clipped to the end of the file). If the reader then continues
-//!   sequentially, read-ahead starts again from the initial window.
+//!   sequentially for two reads, read-ahead starts again from the initial window (one
+//!   adjacent pair is common among random reads).
 //!
 //! Memory per reader stays below `max_window + request_size` whatever the file size (the
 //! data kept behind the reader counts in it).
@@ -107,6 +108,8 @@ pub struct FileReader {
     chunks: ChunkQueue,
     /// Where the previous read ended: a read starting here is sequential.
     next_offset: u64,
+    /// The last read was a seek: read-ahead waits for a second read in sequence.
+    after_seek: bool,
     max_bytes_held: u64,
 }
 
@@ -140,6 +143,7 @@ impl FileReader {
             read_ahead: ReadAhead::new(&config),
             chunks: ChunkQueue::default(),
             next_offset: 0,
+            after_seek: false,
             max_bytes_held: 0,
         }
     }
@@ -166,6 +170,15 @@ impl FileReader {
             && offset - self.chunks.end() <= REORDER_DISTANCE
             && end - self.chunks.start() <= self.read_ahead.memory_bound();
         let continues = !reading_ahead && offset == self.next_offset;
+        if continues && !held && self.after_seek {
+            // The first read continuing a seek's: one pair of adjacent reads is common among
+            // random reads (fio's random map makes many). Fetch it exactly; read-ahead starts
+            // if the next read continues too.
+            self.after_seek = false;
+            let bytes = self.read_exact(offset, end).await?;
+            self.next_offset = end;
+            return Ok(bytes);
+        }
         if !held && !ahead && !continues {
             if self.is_straggler(offset, end) {
                 return self.read_exact(offset, end).await;
@@ -241,6 +254,7 @@ impl FileReader {
         self.chunks.reset_at(end);
         self.read_ahead.reset();
         self.next_offset = end;
+        self.after_seek = true;
         self.read_exact(offset, end).await
     }
 
