@@ -2,7 +2,8 @@
 # Read-path benchmark against the local server (`bosmount serve`), at 0 ms and at
 # --latency-ms 20 (or the latencies given). For each latency, on a fresh (cold) mount each:
 #   direct  the server's 1-stream GET of the 1 GiB object with the mount's client stack
-#           (examples/bench_get.rs: one whole-object GET; and 8 MiB ranged GETs one at a time)
+#           (examples/bench_get.rs: one signed GET whose body is consumed as it arrives, the
+#           baseline; one BosClient::get_object of the whole body; 8 MiB ranged GETs one at a time)
 #   seq     dd bs=1M of the 1 GiB file
 #   fio     randread 4 KiB and 1 MiB, 1 job and 4 jobs, O_DIRECT, on the 1 GiB file, with
 #           --norandommap (fio's random map turns the end of each pass over the file into
