@@ -29,9 +29,12 @@ pub use args::MountArgs;
 use attr::{attr_type, file_attr};
 use ordered::HandleQueues;
 
-/// Largest write the kernel may send in one request.
+/// Largest write the kernel may send in one request. fuser derives `max_pages` from it, which
+/// is also the largest read (256 pages, the kernel's limit).
 const MAX_WRITE: u32 = 1024 * 1024;
-/// Largest read-ahead the kernel may ask for.
+/// Largest read-ahead asked for; the kernel grants at most what it offers at init (its
+/// current read-ahead, 128 KiB on a new mount), which the session raises afterwards through
+/// sysfs (see `session::raise_kernel_read_ahead`).
 const MAX_READAHEAD: u32 = 1024 * 1024;
 
 /// `fuser::Filesystem` over a [`BosFs`], replying from tasks on a tokio runtime.
@@ -149,7 +152,9 @@ impl fuser::Filesystem for FuseAdapter {
             }
         }
         let _ = config.set_max_write(MAX_WRITE);
-        let _ = config.set_max_readahead(MAX_READAHEAD);
+        if let Err(offered) = config.set_max_readahead(MAX_READAHEAD) {
+            let _ = config.set_max_readahead(offered);
+        }
         let _ = config.set_max_background(64);
         Ok(())
     }

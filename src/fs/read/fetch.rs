@@ -3,18 +3,53 @@
 //!
 //! A [`ChunkQueue`] holds a contiguous run of chunks `start..end`, each a ranged GET in
 //! flight or its bytes. Dropping the queue (or resetting it) aborts whatever is in flight,
-//! so a closed file handle or a seek stops paying for bytes nobody will read.
+//! so a closed file handle or a seek stops paying for bytes nobody will read. Each spawned
+//! GET is timed on the reader's [`Clock`]; the queue keeps those times until the reader
+//! hands them to the read-ahead policy.
 
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::task::JoinHandle;
 
 use super::ReadError;
 use crate::bos::{BosApi, BosError, BosResult, ByteRange, GetResult};
+
+/// Monotonic time since an arbitrary epoch: how a reader times its requests and its pace.
+/// Tests give a clock they move by hand, so nothing depends on how fast the machine is.
+#[derive(Clone)]
+pub(crate) struct Clock(Arc<dyn Fn() -> Duration + Send + Sync>);
+
+impl Clock {
+    /// The machine's monotonic clock.
+    pub(crate) fn monotonic() -> Self {
+        let epoch = Instant::now();
+        Clock(Arc::new(move || epoch.elapsed()))
+    }
+
+    /// A clock reading `now()`.
+    #[cfg(test)]
+    pub(crate) fn from_fn(now: impl Fn() -> Duration + Send + Sync + 'static) -> Self {
+        Clock(Arc::new(now))
+    }
+
+    pub(crate) fn now(&self) -> Duration {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+/// A spawned GET's answer and how long it took.
+type Timed = BosResult<(GetResult, Duration)>;
 
 /// Issues ranged GETs of one object and counts the bytes they bring back.
 #[derive(Debug)]
@@ -23,16 +58,22 @@ pub(crate) struct Fetcher {
     bucket: Arc<str>,
     key: Arc<str>,
     bytes_fetched: Arc<AtomicU64>,
+    clock: Clock,
 }
 
 impl Fetcher {
-    pub(crate) fn new(api: Arc<dyn BosApi>, bucket: &str, key: &str) -> Self {
+    pub(crate) fn new(api: Arc<dyn BosApi>, bucket: &str, key: &str, clock: Clock) -> Self {
         Fetcher {
             api,
             bucket: bucket.into(),
             key: key.into(),
             bytes_fetched: Arc::default(),
+            clock,
         }
+    }
+
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub(crate) fn key(&self) -> &str {
@@ -49,15 +90,20 @@ impl Fetcher {
         get_range(&*self.api, &self.bucket, &self.key, range, &self.bytes_fetched).await
     }
 
-    /// GET `range` (non-empty) in a task of its own.
-    pub(crate) fn spawn(&self, range: Range<u64>) -> JoinHandle<BosResult<GetResult>> {
-        let (api, bucket, key, counter) = (
+    /// GET `range` (non-empty) in a task of its own, timed from now to its last byte.
+    pub(crate) fn spawn(&self, range: Range<u64>) -> JoinHandle<Timed> {
+        let (api, bucket, key, counter, clock) = (
             self.api.clone(),
             self.bucket.clone(),
             self.key.clone(),
             self.bytes_fetched.clone(),
+            self.clock.clone(),
         );
-        tokio::spawn(async move { get_range(&*api, &bucket, &key, range, &counter).await })
+        let sent = clock.now();
+        tokio::spawn(async move {
+            let result = get_range(&*api, &bucket, &key, range, &counter).await?;
+            Ok((result, clock.now().saturating_sub(sent)))
+        })
     }
 }
 
@@ -111,7 +157,7 @@ impl Version {
 
 #[derive(Debug)]
 enum ChunkState {
-    InFlight(JoinHandle<BosResult<GetResult>>),
+    InFlight(JoinHandle<Timed>),
     Ready(Bytes),
 }
 
@@ -127,6 +173,8 @@ pub(crate) struct ChunkQueue {
     chunks: VecDeque<Chunk>,
     start: u64,
     end: u64,
+    /// Times of the requests answered since [`ChunkQueue::take_timings`] last ran.
+    timings: Vec<Duration>,
 }
 
 impl ChunkQueue {
@@ -150,6 +198,11 @@ impl ChunkQueue {
         (self.start..self.end).contains(&offset)
     }
 
+    /// The times of the requests answered since the last call.
+    pub(crate) fn take_timings(&mut self) -> Vec<Duration> {
+        std::mem::take(&mut self.timings)
+    }
+
     /// Requests still running.
     pub(crate) fn in_flight(&self) -> usize {
         self.chunks
@@ -166,7 +219,7 @@ impl ChunkQueue {
     }
 
     /// Append the request for `range`, which must start at [`ChunkQueue::end`].
-    pub(crate) fn push(&mut self, range: Range<u64>, handle: JoinHandle<BosResult<GetResult>>) {
+    pub(crate) fn push(&mut self, range: Range<u64>, handle: JoinHandle<Timed>) {
         debug_assert_eq!(range.start, self.end);
         if self.chunks.is_empty() {
             self.start = range.start;
@@ -218,7 +271,7 @@ impl ChunkQueue {
             if chunk.range.start >= range.end {
                 break;
             }
-            let bytes = match resolve(chunk, version, key).await {
+            let bytes = match resolve(chunk, version, key, &mut self.timings).await {
                 Ok(bytes) => bytes,
                 Err(error) => {
                     self.truncate_from(index);
@@ -238,7 +291,12 @@ impl ChunkQueue {
 }
 
 /// The bytes of `chunk`, waiting for its request if needed.
-async fn resolve(chunk: &mut Chunk, version: &mut Version, key: &str) -> Result<Bytes, ReadError> {
+async fn resolve(
+    chunk: &mut Chunk,
+    version: &mut Version,
+    key: &str,
+    timings: &mut Vec<Duration>,
+) -> Result<Bytes, ReadError> {
     let handle = match &mut chunk.state {
         ChunkState::Ready(bytes) => return Ok(bytes.clone()),
         ChunkState::InFlight(handle) => handle,
@@ -246,7 +304,10 @@ async fn resolve(chunk: &mut Chunk, version: &mut Version, key: &str) -> Result<
     let joined = handle.await;
     // From here on no await: the handle has given its output and must be replaced now.
     let result = match joined {
-        Ok(Ok(result)) => result,
+        Ok(Ok((result, elapsed))) => {
+            timings.push(elapsed);
+            result
+        }
         Ok(Err(error)) => return Err(error.into()),
         Err(error) => {
             return Err(ReadError::Aborted {

@@ -4,15 +4,23 @@
 //!
 //! - Sequential: each read starts where the previous one ended (or inside data already held).
 //!   Read-ahead fetches beyond the read, as ranged GETs of up to `request_size` spawned as
-//!   tasks, up to `max_requests_in_flight` of them at once, kept in file order; the window
-//!   starts at `initial_window` and doubles up to `max_window` (`window`). Reads are then
-//!   served from those chunks, so a kernel's 128 KiB reads cost a few large GETs.
+//!   tasks, kept in file order; the window starts at `initial_window` and doubles up to what
+//!   the measured bandwidth-delay product of the path calls for, at most `max_window`, and the
+//!   GETs in flight follow it, at most `max_requests_in_flight` (`window`). Reads are then
+//!   served from those chunks, so a kernel's 1 MiB reads cost a few large GETs. The kernel
+//!   has several reads of one file in flight and they may arrive out of order: a read a
+//!   little behind the reader, or a little beyond what is fetched, is still sequential
+//!   (`REORDER_DISTANCE`), and the data just behind the reader is kept for such late reads.
+//!   A read further away that lands in data held is served from it but plans nothing, so
+//!   random reads landing in an earlier read-ahead do not grow it.
 //! - Random: a read anywhere else is a seek. Everything held or in flight is dropped (and
 //!   its requests aborted), the window goes back to its initial size, and exactly the asked
 //!   range is fetched (clipped to the end of the file). If the reader then continues
-//!   sequentially, read-ahead starts again from the initial window.
+//!   sequentially for two reads, read-ahead starts again from the initial window (one
+//!   adjacent pair is common among random reads).
 //!
-//! Memory per reader stays below `max_window + request_size` whatever the file size.
+//! Memory per reader stays below `max_window + request_size` whatever the file size (the
+//! data kept behind the reader counts in it).
 //! Every answer must carry the ETag and size seen at open; otherwise the read fails with
 //! [`ReadError::Changed`] rather than mix two versions of the object. A failed request only
 //! fails the read that needs its bytes; a later read asks again. Dropping the reader aborts
@@ -31,7 +39,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::bos::{BosApi, BosError};
-use fetch::{ChunkQueue, Fetcher, Version};
+use fetch::{ChunkQueue, Clock, Fetcher, Version};
 use window::{PlanInput, ReadAhead};
 
 /// Tuning of the read path, shared by every reader of a mount.
@@ -43,19 +51,21 @@ pub struct ReadConfig {
     pub max_window: usize,
     /// Largest single ranged GET.
     pub request_size: usize,
-    /// Ranged GETs of read-ahead a reader keeps in flight at once.
+    /// Most ranged GETs of read-ahead a reader keeps in flight at once; within it, the number
+    /// follows the window (see `window`).
     pub max_requests_in_flight: usize,
 }
 
 impl Default for ReadConfig {
     /// 1 MiB first window (cheap for readers of file heads), 64 MiB largest window, 8 MiB
-    /// requests (large enough that per-request latency is amortised), 4 in flight.
+    /// requests (large enough that per-request latency is amortised), up to 8 in flight (as
+    /// many as the largest window holds).
     fn default() -> Self {
         ReadConfig {
             initial_window: 1024 * 1024,
             max_window: 64 * 1024 * 1024,
             request_size: 8 * 1024 * 1024,
-            max_requests_in_flight: 4,
+            max_requests_in_flight: 8,
         }
     }
 }
@@ -82,10 +92,12 @@ pub enum ReadError {
     },
 }
 
-/// How far behind the data held a read may start and still be taken for one of the
-/// reader's own reads arriving out of order (the kernel sends up to 1 MiB per read and may
-/// have several in flight) rather than a seek.
-const STRAGGLER_DISTANCE: u64 = 1024 * 1024;
+/// How far from the reader's position a read may start and still be taken for one of its
+/// own reads arriving out of order rather than a seek: the kernel sends up to 1 MiB per read
+/// and has several in flight (its own read-ahead window, a few MiB). Data this far behind
+/// the furthest read is kept, and a read this far beyond what is fetched extends the
+/// read-ahead instead of resetting it.
+const REORDER_DISTANCE: u64 = 4 * 1024 * 1024;
 
 /// The read state of one file handle opened for reading.
 #[derive(Debug)]
@@ -96,6 +108,8 @@ pub struct FileReader {
     chunks: ChunkQueue,
     /// Where the previous read ended: a read starting here is sequential.
     next_offset: u64,
+    /// The last read was a seek: read-ahead waits for a second read in sequence.
+    after_seek: bool,
     max_bytes_held: u64,
 }
 
@@ -110,12 +124,26 @@ impl FileReader {
         etag: String,
         config: Arc<ReadConfig>,
     ) -> Self {
+        Self::with_clock(api, bucket, key, size, etag, config, Clock::monotonic())
+    }
+
+    /// [`FileReader::new`] timing its requests and pace on `clock`.
+    pub(crate) fn with_clock(
+        api: Arc<dyn BosApi>,
+        bucket: String,
+        key: String,
+        size: u64,
+        etag: String,
+        config: Arc<ReadConfig>,
+        clock: Clock,
+    ) -> Self {
         FileReader {
-            fetcher: Fetcher::new(api, &bucket, &key),
+            fetcher: Fetcher::new(api, &bucket, &key, clock),
             version: Version { etag, size },
             read_ahead: ReadAhead::new(&config),
             chunks: ChunkQueue::default(),
             next_offset: 0,
+            after_seek: false,
             max_bytes_held: 0,
         }
     }
@@ -129,36 +157,104 @@ impl FileReader {
         }
         let end = size.min(offset.saturating_add(u64::from(len)));
         let held = self.chunks.contains(offset);
-        if !held && offset != self.next_offset {
+        let reading_ahead = self.chunks.held() > 0;
+        let in_sequence = offset.abs_diff(self.next_offset) <= REORDER_DISTANCE;
+        if held && !in_sequence && end <= self.chunks.end() {
+            return self.read_held_jump(offset, end).await;
+        }
+        // A read a little beyond what is fetched, while read-ahead runs: the kernel sent it
+        // before the reads that fill the gap, which the read-ahead now fetches too.
+        let ahead = reading_ahead
+            && in_sequence
+            && offset >= self.chunks.end()
+            && offset - self.chunks.end() <= REORDER_DISTANCE
+            && end - self.chunks.start() <= self.read_ahead.memory_bound();
+        let continues = !reading_ahead && offset == self.next_offset;
+        if continues && !held && self.after_seek {
+            // The first read continuing a seek's: one pair of adjacent reads is common among
+            // random reads (fio's random map makes many). Fetch it exactly; read-ahead starts
+            // if the next read continues too.
+            self.after_seek = false;
+            let bytes = self.read_exact(offset, end).await?;
+            self.next_offset = end;
+            return Ok(bytes);
+        }
+        if !held && !ahead && !continues {
             if self.is_straggler(offset, end) {
                 return self.read_exact(offset, end).await;
             }
+            if !reading_ahead && offset.abs_diff(self.next_offset) <= REORDER_DISTANCE {
+                // Near where the last read ended, with nothing held: a sequential reader's
+                // reads arriving out of order (at its start, or after a seek), or a random
+                // reader. Either way fetch just this; the reader continues when a read
+                // starts where the furthest one ended.
+                let bytes = self.read_exact(offset, end).await?;
+                self.next_offset = self.next_offset.max(end);
+                return Ok(bytes);
+            }
             return self.read_random(offset, end).await;
         }
-        if !held && self.chunks.end() != offset {
+        if !reading_ahead && self.chunks.end() != offset && !held {
             self.chunks.reset_at(offset);
         }
-        self.chunks.drop_before(offset);
         self.schedule(end);
         let result = self
             .chunks
             .read(offset..end, &mut self.version, self.fetcher.key())
             .await;
+        for elapsed in self.chunks.take_timings() {
+            self.read_ahead.observe_request(elapsed);
+        }
+        if let Err(ReadError::Changed { .. }) = &result {
+            self.chunks.reset_at(offset);
+            self.read_ahead.reset();
+        }
+        let bytes = result?;
+        self.next_offset = self.next_offset.max(end);
+        self.read_ahead
+            .observe_consumed(bytes.len() as u64, self.fetcher.clock().now());
+        // Keep what lies just behind the reader: the kernel's reads arrive out of order.
+        self.chunks
+            .drop_before(self.next_offset.saturating_sub(REORDER_DISTANCE));
+        Ok(bytes)
+    }
+
+    /// A jump to bytes already held or in flight, away from where the reader was: served from
+    /// them, without planning more read-ahead. A random reader whose reads happen to land in
+    /// what an earlier read fetched must not grow the window; a sequential reader that
+    /// skipped ahead plans again at its next read, which continues from here.
+    async fn read_held_jump(&mut self, offset: u64, end: u64) -> Result<Bytes, ReadError> {
+        let result = self
+            .chunks
+            .read(offset..end, &mut self.version, self.fetcher.key())
+            .await;
+        for elapsed in self.chunks.take_timings() {
+            self.read_ahead.observe_request(elapsed);
+        }
         if let Err(ReadError::Changed { .. }) = &result {
             self.chunks.reset_at(offset);
             self.read_ahead.reset();
         }
         let bytes = result?;
         self.next_offset = end;
-        self.chunks.drop_before(end);
+        self.chunks.drop_before(end.saturating_sub(REORDER_DISTANCE));
         Ok(bytes)
     }
 
     /// A seek: drop what is held and fetch exactly `offset..end`.
     async fn read_random(&mut self, offset: u64, end: u64) -> Result<Bytes, ReadError> {
+        if self.chunks.held() > 0 {
+            log::debug!(
+                "{}: seek to {offset} drops read-ahead {}..{}",
+                self.fetcher.key(),
+                self.chunks.start(),
+                self.chunks.end()
+            );
+        }
         self.chunks.reset_at(end);
         self.read_ahead.reset();
         self.next_offset = end;
+        self.after_seek = true;
         self.read_exact(offset, end).await
     }
 
@@ -168,7 +264,7 @@ impl FileReader {
     fn is_straggler(&self, offset: u64, end: u64) -> bool {
         self.chunks.held() > 0
             && offset < self.chunks.start()
-            && self.chunks.start() - offset <= STRAGGLER_DISTANCE
+            && self.chunks.start() - offset <= REORDER_DISTANCE
             && end <= self.next_offset
     }
 
@@ -185,7 +281,12 @@ impl FileReader {
 
     /// The object is now known to be `size` bytes with ETag `etag` (the filesystem saw it
     /// change, e.g. grow by an append): drop what is held and serve that version from now on.
+    /// The version already served (same ETag and size) changes nothing: the filesystem
+    /// reports it on every read while its attributes are cached.
     pub fn set_object(&mut self, size: u64, etag: String) {
+        if size == self.version.size && etag.trim_matches('"') == self.version.etag.trim_matches('"') {
+            return;
+        }
         self.version = Version { etag, size };
         self.chunks.reset_at(self.next_offset);
         self.read_ahead.reset();
@@ -224,8 +325,32 @@ impl FileReader {
         self.max_bytes_held
     }
 
+    /// End of what is held or requested (the next read-ahead starts there).
+    #[cfg(test)]
+    pub(crate) fn fetch_end(&self) -> u64 {
+        self.chunks.end()
+    }
+
     /// The current read-ahead window in bytes.
     pub fn window(&self) -> u64 {
         self.read_ahead.window()
+    }
+
+    /// The measured bandwidth-delay product of the path to BOS, once known.
+    pub fn bandwidth_delay(&self) -> Option<u64> {
+        self.read_ahead.bandwidth_delay()
+    }
+}
+
+impl Drop for FileReader {
+    fn drop(&mut self) {
+        log::debug!(
+            "{}: fetched {} bytes, window {}, bandwidth x delay {:?}, at most {} bytes held",
+            self.fetcher.key(),
+            self.bytes_fetched(),
+            self.read_ahead.window(),
+            self.read_ahead.bandwidth_delay(),
+            self.max_bytes_held
+        );
     }
 }
