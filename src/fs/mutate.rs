@@ -54,17 +54,10 @@ impl BosFs {
         let mut user_meta = std::collections::BTreeMap::new();
         meta_codec::encode_perms(&perms, true, &mut user_meta);
         let options = PutOptions {
-            user_meta: user_meta.clone(),
+            user_meta,
             ..PutOptions::default()
         };
-        let put = self
-            .api
-            .put_object(&self.config.bucket, &key, Bytes::new(), &options)
-            .await?;
-        let mut meta = ObjectMeta::new(key.clone());
-        meta.etag = put.etag;
-        meta.last_modified = SystemTime::now();
-        meta.user_meta = user_meta;
+        let meta = self.put_new_node(&key, Bytes::new(), &options).await?;
         let attr = ObjectAttr::directory_from_meta(meta);
         {
             let mut cache = self.cache();
@@ -74,6 +67,24 @@ impl BosFs {
         }
         self.indexes.note_new_dir(&key);
         self.remember_new(parent, name, &attr)
+    }
+
+    /// Store a new node's object at `key` (a directory marker, a symlink, a special file):
+    /// `body` with `options`, after making sure the directory's attribute index exists when the
+    /// node carries metadata a listing must find (directory markers are not in the index).
+    /// Returns what the object now is.
+    pub(crate) async fn put_new_node(&self, key: &str, body: Bytes, options: &PutOptions) -> FsResult<ObjectMeta> {
+        if !key.ends_with('/') && !options.user_meta.is_empty() {
+            self.indexes.ensure_exists(key).await.map_err(FsError::Internal)?;
+        }
+        let size = body.len() as u64;
+        let put = self.api.put_object(&self.config.bucket, key, body, options).await?;
+        let mut meta = ObjectMeta::new(key.to_string());
+        meta.size = size;
+        meta.etag = put.etag;
+        meta.last_modified = SystemTime::now();
+        meta.user_meta = options.user_meta.clone();
+        Ok(meta)
     }
 
     /// Remove the empty directory `name` from `parent`.

@@ -13,11 +13,10 @@
 //! Linux file systems without hard links (vfat) do.
 
 use std::ffi::OsStr;
-use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use crate::bos::{ObjectMeta, PutOptions};
+use crate::bos::PutOptions;
 use crate::fs::access::Caller;
 use crate::fs::attr::{NodeKind, ObjectAttr, Special, SpecialKind};
 use crate::fs::error::{FsError, FsResult};
@@ -74,19 +73,12 @@ impl BosFs {
         meta_codec::encode_perms(&perms, false, &mut user_meta);
         check_size(&user_meta)?;
         let options = PutOptions {
-            user_meta: user_meta.clone(),
+            user_meta,
             // Never replace a node someone made meanwhile (the kernel saw no such name).
             forbid_overwrite: true,
             ..PutOptions::default()
         };
-        let put = self
-            .api
-            .put_object(&self.config.bucket, &key, Bytes::new(), &options)
-            .await?;
-        let mut meta = ObjectMeta::new(key.clone());
-        meta.etag = put.etag;
-        meta.last_modified = SystemTime::now();
-        meta.user_meta = user_meta;
+        let meta = self.put_new_node(&key, Bytes::new(), &options).await?;
         let attr = ObjectAttr::from_meta(meta);
         self.cache().put_found(&key, attr.clone());
         self.index_note(&key, &attr);

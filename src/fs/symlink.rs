@@ -6,11 +6,10 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use crate::bos::{ObjectMeta, PutOptions};
+use crate::bos::PutOptions;
 use crate::fs::access::Caller;
 use crate::fs::attr::{NodeKind, ObjectAttr, Perms};
 use crate::fs::error::{FsError, FsResult};
@@ -53,19 +52,12 @@ impl BosFs {
             )));
         }
         let options = PutOptions {
-            user_meta: user_meta.clone(),
+            user_meta,
             ..PutOptions::default()
         };
-        self.indexes.ensure_exists(&key).await.map_err(FsError::Internal)?;
-        let put = self
-            .api
-            .put_object(&self.config.bucket, &key, Bytes::copy_from_slice(target), &options)
+        let meta = self
+            .put_new_node(&key, Bytes::copy_from_slice(target), &options)
             .await?;
-        let mut meta = ObjectMeta::new(key.clone());
-        meta.size = target.len() as u64;
-        meta.etag = put.etag;
-        meta.last_modified = SystemTime::now();
-        meta.user_meta = user_meta;
         let attr = ObjectAttr::from_meta(meta);
         self.cache().put_found(&key, attr.clone());
         self.index_note(&key, &attr);
