@@ -459,3 +459,31 @@ fn after_a_lost_answer_stat_and_cat_agree() {
     assert_eq!(size, content.len() as u64, "stat says {size}, cat reads {content:?}");
     assert_eq!(stored(&bos, "f"), Some(content));
 }
+
+/// A file appended to whose bytes all went out before its close (each write fills the append
+/// buffer), looked up while it grew: a reader opened after the close reads the final bytes,
+/// not ESTALE against the version the lookup saw.
+#[test]
+fn a_reader_after_an_append_whose_bytes_all_landed_reads_them() {
+    // The metadata cache keeps wall-clock time: a short TTL, really waited for, makes the
+    // fstat ask BOS.
+    let options = MountOptions {
+        metadata_ttl: Duration::from_millis(1),
+        ..options()
+    };
+    let (bos, mount) = mounted(&options);
+    let (attr, fh) = mount
+        .create(ROOT, "log", 0o644, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT)
+        .expect("create O_APPEND");
+    let line = [b'x'; 100];
+    mount.write(fh, 0, &line).expect("first write");
+    std::thread::sleep(Duration::from_millis(5));
+    mount.getattr(attr.ino).expect("fstat while growing");
+    mount.write(fh, 100, &line).expect("second write");
+    mount.close(fh).expect("close");
+    let reader = mount.open(attr.ino, libc::O_RDONLY).expect("open");
+    let content = mount.read_all(reader).expect("cat after close");
+    mount.close(reader).expect("close reader");
+    assert_eq!(content.len(), 200);
+    assert_eq!(stored(&bos, "log"), Some(content));
+}

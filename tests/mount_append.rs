@@ -427,6 +427,138 @@ fn two_mounts_appending_2000_lines_each_to_a_new_file_keep_all_4000_lines_whole_
     }
 }
 
+/// Writes numbered lines like [`NUMBERED_WRITER`] to `argv[1]` with `O_APPEND`. With `argv[3]`
+/// "follow", a second descriptor opened after the first write reads what is there every 50
+/// lines, as `tail -f` does, and the script fails if it saw other bytes than the file holds.
+const APPEND_AND_FOLLOW: &str = r#"
+import os, sys
+path, n, follows = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "follow"
+fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+os.write(fd, b"A 00000 \n")
+follower = os.open(path, os.O_RDONLY)
+seen = b""
+def follow():
+    global seen
+    while True:
+        chunk = os.read(follower, 65536)
+        if not chunk:
+            return
+        seen += chunk
+for i in range(1, n + 1):
+    line = ("A %05d %s\n" % (i, "." * (i % 37))).encode()
+    if os.write(fd, line) != len(line):
+        sys.exit("short write")
+    if follows and i % 50 == 0:
+        follow()
+os.close(fd)
+if follows:
+    follow()
+    if seen != open(path, "rb").read():
+        sys.exit("the follower saw other bytes than the file holds")
+"#;
+
+/// With a 1-byte append buffer every write request the kernel sends becomes one AppendObject,
+/// so the count of appends is the count of requests. 1,000 lines of 10 to 46 bytes cross a
+/// 4 KiB page boundary six times; each `write()` must still arrive, and land, whole — through
+/// the page cache the kernel would split those six in two, and another mount's line could land
+/// between the halves.
+#[test]
+fn each_o_append_write_reaches_bos_in_one_append_even_across_a_page_boundary() {
+    let server = TestServer::start(ServerOptions::default());
+    let mount = Mount::start(server.endpoint(), &["--append-buffer", "1"]);
+    server.reset_stats();
+    let body = append_lines(&server, &mount, "lines.log", false);
+    let stats = server.stats();
+    assert!(
+        body.len() > 6 * 4096,
+        "the lines must cross page boundaries: {} bytes",
+        body.len()
+    );
+    assert_eq!(
+        stats.count("AppendObject"),
+        APPENDED_LINES as u64 + 1,
+        "one AppendObject per write(), none split in two: {stats:?}"
+    );
+    mount.unmount();
+}
+
+/// A follower reading a log as it grows sees exactly its bytes, and so does a fresh `open`
+/// after the close — every byte landed before it (1-byte buffer), so the close sends nothing
+/// and the mount must still know the object's final version, not one seen while it grew.
+#[test]
+fn a_follower_and_a_reader_after_close_see_every_appended_byte() {
+    let server = TestServer::start(ServerOptions::default());
+    let mount = Mount::start(server.endpoint(), &["--append-buffer", "1"]);
+    let body = append_lines(&server, &mount, "followed.log", true);
+    let through_mount = std::fs::read(mount.join("followed.log")).expect("read followed.log through the mount");
+    assert_same(
+        &through_mount,
+        &body,
+        "followed.log read back through the writing mount",
+    );
+    mount.unmount();
+}
+
+/// `O_APPEND` is about `write()`: pages of a shared mapping of the same descriptor are written
+/// back where they map, and a later `write()` still goes to the end.
+#[test]
+fn a_shared_mapping_of_an_o_append_file_writes_where_it_maps() {
+    let server = TestServer::start(ServerOptions::default());
+    let mount = Mount::start(server.endpoint(), &[]);
+    let script = r#"
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+os.write(fd, b"hello world\n")
+m = mmap.mmap(fd, 12)
+m[0:5] = b"HELLO"
+m.flush()
+m.close()
+os.write(fd, b"more\n")
+os.close(fd)
+"#;
+    let out = python(script, &[&mount.join("mapped.log").to_string_lossy()]);
+    assert!(
+        out.status.success(),
+        "mmap script failed: {}\nits mount's log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        tail_of(&mount.log_text())
+    );
+    assert_same(
+        &object_bytes(&server, "mapped.log"),
+        b"HELLO world\nmore\n",
+        "mapped.log",
+    );
+    mount.unmount();
+}
+
+const APPENDED_LINES: usize = 1000;
+
+/// Runs [`APPEND_AND_FOLLOW`] on `name` and returns the object's bytes, checked to be its
+/// lines, each whole.
+fn append_lines(server: &TestServer, mount: &Mount, name: &str, follow: bool) -> Vec<u8> {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(APPEND_AND_FOLLOW)
+        .arg(mount.join(name))
+        .arg(APPENDED_LINES.to_string())
+        .arg(if follow { "follow" } else { "alone" })
+        .output()
+        .expect("run a python3 writer");
+    assert!(
+        out.status.success(),
+        "writer failed: {}\nits mount's log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        tail_of(&mount.log_text())
+    );
+    let body = object_bytes(server, name);
+    let whole = String::from_utf8_lossy(&body)
+        .split_inclusive('\n')
+        .filter(|l| parse_numbered(l).is_some())
+        .count();
+    assert_eq!(whole, APPENDED_LINES + 1, "every line of {name} whole");
+    body
+}
+
 /// ("A", 17) for a whole line of [`NUMBERED_WRITER`], `None` for anything else.
 fn parse_numbered(line: &str) -> Option<(String, usize)> {
     let body = line.strip_suffix('\n')?;

@@ -299,8 +299,19 @@ impl BosFs {
         Ok(reader.read(offset, size).await?)
     }
 
-    /// Write `data` at `offset` through handle `fh`; returns the bytes accepted.
+    /// Write `data` at `offset` through handle `fh` (at the end when it was opened with
+    /// `O_APPEND`); returns the bytes accepted.
     pub async fn write(&self, fh: u64, offset: u64, data: &[u8]) -> FsResult<u32> {
+        self.write_through(fh, offset, data, false).await
+    }
+
+    /// Write back pages of a shared mapping: at `offset` even through an `O_APPEND` handle
+    /// (the kernel picks any writable handle of the file; `O_APPEND` is about `write()` only).
+    pub async fn write_from_page_cache(&self, fh: u64, offset: u64, data: &[u8]) -> FsResult<u32> {
+        self.write_through(fh, offset, data, true).await
+    }
+
+    async fn write_through(&self, fh: u64, offset: u64, data: &[u8], positioned: bool) -> FsResult<u32> {
         let file = self.handles.get(fh)?;
         if !file.writable {
             return Err(FsError::BadHandle(fh));
@@ -308,7 +319,11 @@ impl BosFs {
         let slot = self.handles.slot_of(file.ino).ok_or(FsError::BadHandle(fh))?;
         let mut state = slot.state.lock().await;
         let writer = self.slot_writer(file.ino, &mut state, file.append).await?;
-        let offset = if file.append { writer.size() } else { offset };
+        let offset = if file.append && !positioned {
+            writer.size()
+        } else {
+            offset
+        };
         if writer.is_append() && offset != writer.size() {
             // A descriptor without O_APPEND writes elsewhere than the end of a file another
             // descriptor appends to: continue as a stream writer (stored whole at close).
@@ -593,6 +608,7 @@ impl BosFs {
         }
         let _noting = self.indexes.changing().await;
         let sends = writer.has_unsent().await;
+        let changes = writer.changes_object().await;
         let done = match writer.commit().await {
             Ok(done) => done,
             Err(e) => {
@@ -602,7 +618,7 @@ impl BosFs {
                 return Err(e.into());
             }
         };
-        if sends {
+        if changes {
             let options = writer.options();
             let attr = committed_attr(&key, &done, &options, writer.object_type());
             self.note_stored_attr(&key, attr);

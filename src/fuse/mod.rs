@@ -130,6 +130,19 @@ fn reply_xattr(reply: fuser::ReplyXattr, data: &[u8], size: u32) {
     }
 }
 
+/// How the kernel treats a new handle. An `O_APPEND` handle is direct I/O: through the page
+/// cache the kernel splits a `write()` that crosses into a page it holds no copy of into two
+/// requests, and the append pipeline could send the halves in two AppendObject calls with
+/// another writer's line between them. Direct, a `write()` of up to `max_write` bytes arrives
+/// whole, so a logger's line lands whole.
+fn open_reply_flags(flags: i32) -> FopenFlags {
+    if flags & libc::O_APPEND != 0 {
+        FopenFlags::FOPEN_DIRECT_IO
+    } else {
+        FopenFlags::empty()
+    }
+}
+
 fn reply_empty(reply: ReplyEmpty, result: Result<(), FsError>, op: &str) {
     match result {
         Ok(()) => reply.ok(),
@@ -146,6 +159,9 @@ impl fuser::Filesystem for FuseAdapter {
             InitFlags::FUSE_PARALLEL_DIROPS,
             InitFlags::FUSE_BIG_WRITES,
             InitFlags::FUSE_MAX_PAGES,
+            // mmap of a direct-I/O (O_APPEND) descriptor, and page-cache coherence around its
+            // writes for the other descriptors of the file.
+            InitFlags::FUSE_DIRECT_IO_ALLOW_MMAP,
         ] {
             if config.add_capabilities(flag).is_err() {
                 log::debug!("kernel does not offer {flag:?}");
@@ -287,7 +303,7 @@ impl fuser::Filesystem for FuseAdapter {
             match fs.open(ino(n), flags.0).await {
                 Ok(fh) => {
                     queues.open(fh);
-                    reply.opened(FileHandle(fh), FopenFlags::empty());
+                    reply.opened(FileHandle(fh), open_reply_flags(flags.0));
                 }
                 Err(e) => reply.error(errno(&e, "open")),
             }
@@ -321,14 +337,20 @@ impl fuser::Filesystem for FuseAdapter {
         fh: FileHandle,
         offset: u64,
         data: &[u8],
-        _write_flags: WriteFlags,
+        write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
         let (fs, data) = (self.fs.clone(), data.to_vec());
+        let from_page_cache = write_flags.contains(WriteFlags::FUSE_WRITE_CACHE);
         self.queues.submit(fh.0, async move {
-            match fs.write(fh.0, offset, &data).await {
+            let written = if from_page_cache {
+                fs.write_from_page_cache(fh.0, offset, &data).await
+            } else {
+                fs.write(fh.0, offset, &data).await
+            };
+            match written {
                 Ok(n) => reply.written(n),
                 Err(e) => reply.error(errno(&e, "write")),
             }
@@ -498,7 +520,7 @@ impl fuser::Filesystem for FuseAdapter {
                         &file_attr(&attr),
                         Generation(0),
                         FileHandle(fh),
-                        FopenFlags::empty(),
+                        open_reply_flags(flags),
                     );
                 }
                 Err(e) => reply.error(errno(&e, "create")),

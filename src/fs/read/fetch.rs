@@ -140,6 +140,12 @@ impl Version {
             self.etag = etag.to_string();
         }
         if etag != self.etag.trim_matches('"') || result.meta.size != self.size {
+            log::debug!(
+                "{key}: expected ETag {} and {} bytes, the answer has ETag {etag} and {} bytes",
+                self.etag,
+                self.size,
+                result.meta.size
+            );
             return Err(ReadError::Changed { key: key.to_string() });
         }
         if result.body.len() as u64 != range.end - range.start {

@@ -5,7 +5,9 @@
 //! background timer task at most `append_flush_interval` after the first waiting byte arrived, so
 //! a reader on another mount sees a logger's line within about that interval. One `write()` is
 //! never split across two AppendObject requests (a line lands whole): the buffer is sent before a
-//! write that would overflow it, and a write larger than the buffer goes out as one request.
+//! write that would overflow it, and a write larger than the buffer goes out as one request. (The
+//! FUSE layer opens `O_APPEND` handles with direct I/O, so the kernel hands over each `write()`
+//! of up to `max_write` bytes as one request.)
 //!
 //! Where bytes go (`Origin`):
 //! - a missing object is created by AppendObject without offset and with `x-bce-forbid-overwrite`;
@@ -71,6 +73,8 @@ struct AppendState {
     pending: Vec<u8>,
     pending_since: Option<Instant>,
     failed: Option<String>,
+    /// Bytes landed since the last commit: the object changed though nothing waits.
+    landed_since_commit: bool,
     etag: String,
     last_modified: SystemTime,
     size: Arc<AtomicU64>,
@@ -135,6 +139,7 @@ impl AppendWriter {
             pending: Vec::new(),
             pending_since: None,
             failed: None,
+            landed_since_commit: false,
             etag,
             last_modified,
             size: size.clone(),
@@ -243,6 +248,7 @@ impl AppendWriter {
     pub async fn commit(&mut self) -> Result<Committed, WriteError> {
         let mut s = self.state.lock().await;
         s.flush().await?;
+        s.landed_since_commit = false;
         Ok(Committed {
             size: s.next_offset,
             etag: s.etag.clone(),
@@ -336,6 +342,12 @@ impl AppendWriter {
     pub async fn has_unsent(&self) -> bool {
         let s = self.state.lock().await;
         !s.pending.is_empty() || matches!(s.origin, Origin::Missing | Origin::Replace)
+    }
+
+    /// Whether the object changed since the last commit (bytes sent when the buffer filled or
+    /// the timer fired), so what is known of it must be learnt again.
+    pub async fn landed_since_commit(&self) -> bool {
+        self.state.lock().await.landed_since_commit
     }
 
     /// The options in force.
@@ -708,6 +720,7 @@ impl AppendState {
     }
 
     fn landed(&mut self, next_offset: u64, etag: String) -> Result<(), WriteError> {
+        self.landed_since_commit = true;
         self.next_offset = next_offset;
         self.etag = etag;
         self.last_modified = SystemTime::now();

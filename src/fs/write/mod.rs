@@ -540,6 +540,15 @@ impl FileWriter {
         }
     }
 
+    /// Whether the commit changes the object: bytes or an upload wait, or (append writers) bytes
+    /// already landed since the last commit.
+    pub async fn changes_object(&self) -> bool {
+        match &self.inner {
+            Inner::Stream(w) => w.is_dirty(),
+            Inner::Append(w) => w.has_unsent().await || w.landed_since_commit().await,
+        }
+    }
+
     /// Whether an append writer holds written bytes not sent yet (stream writers: false).
     pub async fn holds_appended_bytes(&self) -> bool {
         match &self.inner {
