@@ -265,6 +265,17 @@ fn background_mount_logs_to_its_file_and_sigusr2_raises_verbosity() {
         .find(|l| l.contains("gone.txt") && l.contains("NoSuchKey"))
         .unwrap_or_else(|| panic!("no line about the missing key:\n{text}"));
     assert!(failure.contains("request id "), "{failure}");
+    // The filesystem's own line names the operation, the path under the mount and the key.
+    let named = text
+        .lines()
+        .find(|l| l.contains("bosmount::fuse") && l.contains(r#"of "/gone.txt" (key "gone.txt") failed"#))
+        .unwrap_or_else(|| panic!("no filesystem line naming the file:\n{text}"));
+    assert!(
+        ["open of", "read of", "getattr of", "lookup of"]
+            .iter()
+            .any(|op| named.contains(op)),
+        "{named}"
+    );
     // And back.
     usr2();
     wait_for_log(&log, "log verbosity is now the configured filter");

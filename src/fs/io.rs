@@ -331,9 +331,9 @@ impl BosFs {
         }
         let written = writer.write(offset, data).await.inspect_err(|e| {
             log::warn!(
-                "write of {} bytes at {offset} to inode {} failed: {e}",
+                "write of {} bytes at {offset} to {} failed: {e}",
                 data.len(),
-                file.ino
+                self.describe(file.ino)
             );
         })?;
         let size = writer.size();
@@ -371,7 +371,7 @@ impl BosFs {
             // upload (later writes continue over the object it made).
             self.commit_slot(file.ino, &mut state)
                 .await
-                .inspect_err(|e| log::warn!("fsync of inode {} failed: {e}", file.ino))?;
+                .inspect_err(|e| log::warn!("fsync of {} failed: {e}", self.describe(file.ino)))?;
             let pending = self.inodes().get(file.ino).filter(|n| n.has_pending_perms());
             if let Some(node) = pending {
                 self.persist_locked(&node, Some(&mut state)).await?;

@@ -26,6 +26,7 @@ pub mod access;
 pub mod attr;
 pub mod attr_index;
 pub mod background;
+mod describe;
 mod dir;
 pub mod error;
 mod handles;

@@ -99,7 +99,10 @@ impl BosFs {
         let _shared = self.deferred_io.read().await;
         log::debug!("deferred store of inode {ino} generation {gen}");
         if let Err(e) = self.persist_now(ino).await {
-            log::warn!("storing attribute changes of inode {ino} failed (tried again at the next close, fsync or unmount): {e}");
+            log::warn!(
+                "storing attribute changes of {} failed (tried again at the next close, fsync or unmount): {e}",
+                self.describe(ino)
+            );
         }
     }
 

@@ -83,12 +83,41 @@ fn caller(req: &Request) -> bfs::Caller {
     }
 }
 
-/// The errno of `error`, logged at a level fitting it.
-fn errno(error: &FsError, op: &str) -> Errno {
-    if error.is_expected() {
-        log::debug!("{op}: {error}");
+/// What a request was about, named (path under the mount and key) in its log line.
+#[derive(Clone, Copy)]
+enum About<'a> {
+    /// An inode.
+    Node(INodeNo),
+    /// Entry `name` of a directory.
+    Entry(INodeNo, &'a OsStr),
+    /// A rename from one entry to another.
+    Move(INodeNo, &'a OsStr, INodeNo, &'a OsStr),
+}
+
+impl About<'_> {
+    fn describe(self, fs: &BosFs) -> String {
+        match self {
+            About::Node(n) => fs.describe(ino(n)),
+            About::Entry(parent, name) => fs.describe_entry(ino(parent), name),
+            About::Move(from, name, to, new_name) => format!(
+                "{} to {}",
+                fs.describe_entry(ino(from), name),
+                fs.describe_entry(ino(to), new_name)
+            ),
+        }
+    }
+}
+
+/// The errno of `error`, logged at a level fitting it with the operation and the file (the
+/// error's text carries the BOS request id when BOS answered).
+fn errno(fs: &BosFs, error: &FsError, op: &str, about: About<'_>) -> Errno {
+    let level = if error.is_expected() {
+        log::Level::Debug
     } else {
-        log::warn!("{op} failed: {error}");
+        log::Level::Warn
+    };
+    if log::log_enabled!(level) {
+        log::log!(level, "{op} of {} failed: {error}", about.describe(fs));
     }
     Errno::from_i32(error.errno())
 }
@@ -120,11 +149,11 @@ impl DirReplier for PlusDir<'_> {
 
 /// An extended attribute answer: its size when the caller asks (`size` 0), else the bytes,
 /// or ERANGE when they do not fit.
-fn reply_xattr(reply: fuser::ReplyXattr, data: &[u8], size: u32) {
+fn reply_xattr(fs: &BosFs, n: INodeNo, reply: fuser::ReplyXattr, data: &[u8], size: u32) {
     if size == 0 {
         reply.size(data.len() as u32);
     } else if data.len() > size as usize {
-        reply.error(errno(&FsError::BufferTooSmall, "xattr"));
+        reply.error(errno(fs, &FsError::BufferTooSmall, "xattr", About::Node(n)));
     } else {
         reply.data(data);
     }
@@ -143,10 +172,10 @@ fn open_reply_flags(flags: i32) -> FopenFlags {
     }
 }
 
-fn reply_empty(reply: ReplyEmpty, result: Result<(), FsError>, op: &str) {
+fn reply_empty(fs: &BosFs, reply: ReplyEmpty, result: Result<(), FsError>, op: &str, about: About<'_>) {
     match result {
         Ok(()) => reply.ok(),
-        Err(e) => reply.error(errno(&e, op)),
+        Err(e) => reply.error(errno(fs, &e, op, about)),
     }
 }
 
@@ -184,7 +213,7 @@ impl fuser::Filesystem for FuseAdapter {
         self.spawn(async move {
             match fs.lookup(ino(parent), &name).await {
                 Ok(attr) => reply.entry(&fs.ttl(), &file_attr(&attr), Generation(0)),
-                Err(e) => reply.error(errno(&e, "lookup")),
+                Err(e) => reply.error(errno(&fs, &e, "lookup", About::Entry(parent, &name))),
             }
         });
     }
@@ -198,7 +227,7 @@ impl fuser::Filesystem for FuseAdapter {
         self.spawn(async move {
             match fs.getattr(ino(n)).await {
                 Ok(attr) => reply.attr(&fs.ttl(), &file_attr(&attr)),
-                Err(e) => reply.error(errno(&e, "getattr")),
+                Err(e) => reply.error(errno(&fs, &e, "getattr", About::Node(n))),
             }
         });
     }
@@ -233,7 +262,7 @@ impl fuser::Filesystem for FuseAdapter {
         let task = async move {
             match fs.setattr_as(&caller, ino(n), fh.map(|f| f.0), changes).await {
                 Ok(attr) => reply.attr(&fs.ttl(), &file_attr(&attr)),
-                Err(e) => reply.error(errno(&e, "setattr")),
+                Err(e) => reply.error(errno(&fs, &e, "setattr", About::Node(n))),
             }
         };
         match fh {
@@ -248,7 +277,7 @@ impl fuser::Filesystem for FuseAdapter {
         self.spawn(async move {
             match fs.mkdir_as(ino(parent), &name, mode & !umask, Some(&caller)).await {
                 Ok(attr) => reply.entry(&fs.ttl(), &file_attr(&attr), Generation(0)),
-                Err(e) => reply.error(errno(&e, "mkdir")),
+                Err(e) => reply.error(errno(&fs, &e, "mkdir", About::Entry(parent, &name))),
             }
         });
     }
@@ -259,23 +288,40 @@ impl fuser::Filesystem for FuseAdapter {
             let mode = mode & !(umask & 0o7777);
             match fs.mknod(ino(parent), &name, mode, rdev, Some(&caller)).await {
                 Ok(attr) => reply.entry(&fs.ttl(), &file_attr(&attr), Generation(0)),
-                Err(e) => reply.error(errno(&e, "mknod")),
+                Err(e) => reply.error(errno(&fs, &e, "mknod", About::Entry(parent, &name))),
             }
         });
     }
 
-    fn link(&self, _req: &Request, _n: INodeNo, _new_parent: INodeNo, _new_name: &OsStr, reply: ReplyEntry) {
-        reply.error(errno(&bfs::special::hard_link(), "link"));
+    fn link(&self, _req: &Request, _n: INodeNo, new_parent: INodeNo, new_name: &OsStr, reply: ReplyEntry) {
+        let about = About::Entry(new_parent, new_name);
+        reply.error(errno(&self.fs, &bfs::special::hard_link(), "link", about));
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let (fs, name) = (self.fs.clone(), name.to_owned());
-        self.spawn(async move { reply_empty(reply, fs.unlink(ino(parent), &name).await, "unlink") });
+        self.spawn(async move {
+            reply_empty(
+                &fs,
+                reply,
+                fs.unlink(ino(parent), &name).await,
+                "unlink",
+                About::Entry(parent, &name),
+            )
+        });
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let (fs, name) = (self.fs.clone(), name.to_owned());
-        self.spawn(async move { reply_empty(reply, fs.rmdir(ino(parent), &name).await, "rmdir") });
+        self.spawn(async move {
+            reply_empty(
+                &fs,
+                reply,
+                fs.rmdir(ino(parent), &name).await,
+                "rmdir",
+                About::Entry(parent, &name),
+            )
+        });
     }
 
     fn rename(
@@ -293,7 +339,8 @@ impl fuser::Filesystem for FuseAdapter {
             let result = fs
                 .rename(ino(parent), &name, ino(new_parent), &new_name, flags.bits())
                 .await;
-            reply_empty(reply, result, "rename")
+            let about = About::Move(parent, &name, new_parent, &new_name);
+            reply_empty(&fs, reply, result, "rename", about)
         });
     }
 
@@ -305,7 +352,7 @@ impl fuser::Filesystem for FuseAdapter {
                     queues.open(fh);
                     reply.opened(FileHandle(fh), open_reply_flags(flags.0));
                 }
-                Err(e) => reply.error(errno(&e, "open")),
+                Err(e) => reply.error(errno(&fs, &e, "open", About::Node(n))),
             }
         });
     }
@@ -313,7 +360,7 @@ impl fuser::Filesystem for FuseAdapter {
     fn read(
         &self,
         _req: &Request,
-        _n: INodeNo,
+        n: INodeNo,
         fh: FileHandle,
         offset: u64,
         size: u32,
@@ -325,7 +372,7 @@ impl fuser::Filesystem for FuseAdapter {
         self.spawn(async move {
             match fs.read(fh.0, offset, size).await {
                 Ok(bytes) => reply.data(&bytes),
-                Err(e) => reply.error(errno(&e, "read")),
+                Err(e) => reply.error(errno(&fs, &e, "read", About::Node(n))),
             }
         });
     }
@@ -333,7 +380,7 @@ impl fuser::Filesystem for FuseAdapter {
     fn write(
         &self,
         _req: &Request,
-        _n: INodeNo,
+        n: INodeNo,
         fh: FileHandle,
         offset: u64,
         data: &[u8],
@@ -352,21 +399,22 @@ impl fuser::Filesystem for FuseAdapter {
             };
             match written {
                 Ok(n) => reply.written(n),
-                Err(e) => reply.error(errno(&e, "write")),
+                Err(e) => reply.error(errno(&fs, &e, "write", About::Node(n))),
             }
         });
     }
 
-    fn flush(&self, _req: &Request, _n: INodeNo, fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
+    fn flush(&self, _req: &Request, n: INodeNo, fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
         let fs = self.fs.clone();
-        self.queues
-            .submit(fh.0, async move { reply_empty(reply, fs.flush(fh.0).await, "flush") });
+        self.queues.submit(fh.0, async move {
+            reply_empty(&fs, reply, fs.flush(fh.0).await, "flush", About::Node(n))
+        });
     }
 
     fn release(
         &self,
         _req: &Request,
-        _n: INodeNo,
+        n: INodeNo,
         fh: FileHandle,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
@@ -374,45 +422,45 @@ impl fuser::Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         let fs = self.fs.clone();
-        self.queues.submit(
-            fh.0,
-            async move { reply_empty(reply, fs.release(fh.0).await, "release") },
-        );
+        self.queues.submit(fh.0, async move {
+            reply_empty(&fs, reply, fs.release(fh.0).await, "release", About::Node(n))
+        });
         self.queues.close(fh.0);
     }
 
-    fn fsync(&self, _req: &Request, _n: INodeNo, fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
+    fn fsync(&self, _req: &Request, n: INodeNo, fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
         let fs = self.fs.clone();
-        self.queues
-            .submit(fh.0, async move { reply_empty(reply, fs.fsync(fh.0).await, "fsync") });
+        self.queues.submit(fh.0, async move {
+            reply_empty(&fs, reply, fs.fsync(fh.0).await, "fsync", About::Node(n))
+        });
     }
 
     fn opendir(&self, _req: &Request, n: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         match self.fs.opendir(ino(n)) {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
-            Err(e) => reply.error(errno(&e, "opendir")),
+            Err(e) => reply.error(errno(&self.fs, &e, "opendir", About::Node(n))),
         }
     }
 
-    fn readdir(&self, _req: &Request, _n: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+    fn readdir(&self, _req: &Request, n: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
         let fs = self.fs.clone();
         self.spawn(async move {
             let result = fs.readdir(fh.0, offset, false, &mut PlainDir(&mut reply)).await;
             match result {
                 Ok(()) => reply.ok(),
-                Err(e) => reply.error(errno(&e, "readdir")),
+                Err(e) => reply.error(errno(&fs, &e, "readdir", About::Node(n))),
             }
         });
     }
 
-    fn readdirplus(&self, _req: &Request, _n: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
+    fn readdirplus(&self, _req: &Request, n: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
         let fs = self.fs.clone();
         self.spawn(async move {
             let ttl = fs.ttl();
             let result = fs.readdir(fh.0, offset, true, &mut PlusDir(&mut reply, ttl)).await;
             match result {
                 Ok(()) => reply.ok(),
-                Err(e) => reply.error(errno(&e, "readdirplus")),
+                Err(e) => reply.error(errno(&fs, &e, "readdirplus", About::Node(n))),
             }
         });
     }
@@ -433,8 +481,8 @@ impl fuser::Filesystem for FuseAdapter {
                 Ok(value) if size == 0 => {
                     reply.size(crate::fs::status::announced_size(&name, value.len()) as u32);
                 }
-                Ok(value) => reply_xattr(reply, &value, size),
-                Err(e) => reply.error(errno(&e, "getxattr")),
+                Ok(value) => reply_xattr(&fs, n, reply, &value, size),
+                Err(e) => reply.error(errno(&fs, &e, "getxattr", About::Node(n))),
             }
         });
     }
@@ -443,8 +491,8 @@ impl fuser::Filesystem for FuseAdapter {
         let fs = self.fs.clone();
         self.spawn(async move {
             match fs.listxattr(ino(n)).await {
-                Ok(names) => reply_xattr(reply, &names, size),
-                Err(e) => reply.error(errno(&e, "listxattr")),
+                Ok(names) => reply_xattr(&fs, n, reply, &names, size),
+                Err(e) => reply.error(errno(&fs, &e, "listxattr", About::Node(n))),
             }
         });
     }
@@ -460,12 +508,18 @@ impl fuser::Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         let (fs, name, value) = (self.fs.clone(), name.to_owned(), value.to_vec());
-        self.spawn(async move { reply_empty(reply, fs.setxattr(ino(n), &name, &value, flags).await, "setxattr") });
+        self.spawn(async move {
+            let result = fs.setxattr(ino(n), &name, &value, flags).await;
+            reply_empty(&fs, reply, result, "setxattr", About::Node(n))
+        });
     }
 
     fn removexattr(&self, _req: &Request, n: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let (fs, name) = (self.fs.clone(), name.to_owned());
-        self.spawn(async move { reply_empty(reply, fs.removexattr(ino(n), &name).await, "removexattr") });
+        self.spawn(async move {
+            let result = fs.removexattr(ino(n), &name).await;
+            reply_empty(&fs, reply, result, "removexattr", About::Node(n))
+        });
     }
 
     fn symlink(&self, req: &Request, parent: INodeNo, link_name: &OsStr, target: &Path, reply: ReplyEntry) {
@@ -474,7 +528,7 @@ impl fuser::Filesystem for FuseAdapter {
         self.spawn(async move {
             match fs.symlink_as(ino(parent), &name, &target, Some(&caller)).await {
                 Ok(attr) => reply.entry(&fs.ttl(), &file_attr(&attr), Generation(0)),
-                Err(e) => reply.error(errno(&e, "symlink")),
+                Err(e) => reply.error(errno(&fs, &e, "symlink", About::Entry(parent, &name))),
             }
         });
     }
@@ -484,7 +538,7 @@ impl fuser::Filesystem for FuseAdapter {
         self.spawn(async move {
             match fs.readlink(ino(n)).await {
                 Ok(target) => reply.data(&target),
-                Err(e) => reply.error(errno(&e, "readlink")),
+                Err(e) => reply.error(errno(&fs, &e, "readlink", About::Node(n))),
             }
         });
     }
@@ -523,7 +577,7 @@ impl fuser::Filesystem for FuseAdapter {
                         open_reply_flags(flags),
                     );
                 }
-                Err(e) => reply.error(errno(&e, "create")),
+                Err(e) => reply.error(errno(&fs, &e, "create", About::Entry(parent, &name))),
             }
         });
     }

@@ -1,0 +1,58 @@
+//! How log lines name a file: its path under the mount point and its BOS key, so a warning
+//! says which file a failure was about. Described only when a line is written.
+
+use std::ffi::OsStr;
+
+use super::{BosFs, InodeNo};
+
+impl BosFs {
+    /// `"/dir/file" (key "prefix/dir/file")` for `ino`; an unlinked file says so, an inode the
+    /// mount no longer knows gives its number.
+    pub fn describe(&self, ino: InodeNo) -> String {
+        match self.inodes().get(ino) {
+            Some(node) => {
+                let named = self.describe_key(&node.key);
+                if node.live_key().is_some() {
+                    named
+                } else {
+                    format!("{named}, unlinked")
+                }
+            }
+            None => format!("inode {}", ino.0),
+        }
+    }
+
+    /// The entry `name` of directory `parent`, described like [`BosFs::describe`].
+    pub fn describe_entry(&self, parent: InodeNo, name: &OsStr) -> String {
+        let name = name.to_string_lossy();
+        match self.inodes().get(parent) {
+            Some(dir) => self.describe_key(&format!("{}{name}", dir.key)),
+            None => format!("{name:?} in inode {}", parent.0),
+        }
+    }
+
+    fn describe_key(&self, key: &str) -> String {
+        let below = key.strip_prefix(self.config.prefix.as_str()).unwrap_or(key);
+        format!("\"/{}\" (key {key:?})", super::path_of(below))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::bos::memory::InMemoryBos;
+    use crate::fs::{BosFs, FsConfig, InodeNo};
+
+    #[tokio::test]
+    async fn names_the_path_under_the_mount_and_the_key() {
+        let bos = Arc::new(InMemoryBos::with_bucket("b"));
+        let fs = BosFs::new(bos, FsConfig::new("b", "logs/"));
+        assert_eq!(
+            fs.describe_entry(InodeNo::ROOT, std::ffi::OsStr::new("app.log")),
+            "\"/app.log\" (key \"logs/app.log\")"
+        );
+        assert_eq!(fs.describe(InodeNo::ROOT), "\"/\" (key \"logs/\")");
+        assert_eq!(fs.describe(InodeNo(999)), "inode 999");
+    }
+}
