@@ -114,6 +114,23 @@ fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// On a machine without the fuse3 package the mount names it, instead of the spawn's bare
+/// "No such file or directory".
+#[test]
+fn a_machine_without_fusermount3_is_told_to_install_fuse3() {
+    let server = TestServer::start(ServerOptions::default());
+    let dir = tempfile::tempdir().expect("dir");
+    let empty = tempfile::tempdir().expect("empty PATH directory");
+    let path = empty.path().to_string_lossy().to_string();
+    let mut env = LOCAL_ENV.to_vec();
+    env.push(("PATH", &path));
+    let last = failing(BUCKET, dir.path(), &["--endpoint", server.endpoint()], &env);
+    assert!(
+        last.contains("fusermount3 is not installed") && last.contains("apt-get install fuse3"),
+        "{last}"
+    );
+}
+
 #[test]
 fn mountpoint_that_is_a_file_a_mount_or_stale_is_refused_with_the_fix() {
     let server = TestServer::start(ServerOptions::default());

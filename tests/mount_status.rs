@@ -271,6 +271,27 @@ fn status_and_gauges_follow_a_multipart_stream_and_an_append_writer() {
     mount.unmount();
 }
 
+/// The status follows a file and a directory through renames: the new name answers
+/// `committed` (same bytes, same ETag), the old one is gone, and `bosmount status` lists the
+/// new path under `--all`.
+#[test]
+fn status_follows_renames_of_a_file_and_of_its_directory() {
+    let server = TestServer::start(ServerOptions::default());
+    let mount = Mount::start(server.endpoint(), &[]);
+    std::fs::create_dir(mount.join("d")).expect("mkdir");
+    std::fs::write(mount.join("d/a.txt"), b"hello").expect("write");
+    let before = status_of(&mount.join("d/a.txt"));
+    assert!(before.starts_with("committed etag="), "{before}");
+    std::fs::rename(mount.join("d/a.txt"), mount.join("d/b.txt")).expect("rename file");
+    assert_eq!(status_of(&mount.join("d/b.txt")), before);
+    std::fs::rename(mount.join("d"), mount.join("e")).expect("rename directory");
+    assert_eq!(status_of(&mount.join("e/b.txt")), before);
+    let (code, listing) = bosmount_status(&[&mount.path().to_string_lossy(), "--all"]);
+    assert_eq!(code, 0, "{listing}");
+    assert!(listing.contains("e/b.txt") && !listing.contains("d/a.txt"), "{listing}");
+    mount.unmount();
+}
+
 #[test]
 fn status_attribute_is_hidden_read_only_and_not_copied() {
     let server = TestServer::start(ServerOptions::default());

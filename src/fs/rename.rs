@@ -138,6 +138,7 @@ impl BosFs {
                             self.inodes().perms_stored(node.ino, node.perms_gen);
                             self.keep_replaced_attr(new_parent, new_name, target.as_ref());
                             self.inodes().rename(parent, name, new_parent, new_name);
+                            self.outcomes.moved(&from, &to, false);
                             self.touch_renamed(parent, new_parent, new_name);
                             if let (Some(state), Some(ino)) = (target_state.as_deref_mut(), target_ino) {
                                 self.orphan_slot(ino, state, target_snapshot).await;
@@ -224,6 +225,10 @@ impl BosFs {
         }
         self.keep_replaced_attr(new_parent, new_name, target.as_ref());
         self.inodes().rename(parent, name, new_parent, new_name);
+        match source.kind {
+            NodeKind::Directory => self.outcomes.moved(&format!("{from}/"), &format!("{to}/"), true),
+            _ => self.outcomes.moved(&from, &to, false),
+        }
         self.touch_renamed(parent, new_parent, new_name);
         if let (Some(state), Some(ino)) = (target_state.as_deref_mut(), target_ino) {
             self.orphan_slot(ino, state, target_snapshot).await;

@@ -133,6 +133,29 @@ impl OutcomeLog {
         self.lock().by_key.remove(key);
     }
 
+    /// A rename moved the object at `from` to `to` (with `tree`, every key below the directory
+    /// key `from` to the same place below `to`): their outcomes follow, and what was
+    /// remembered for the replaced names is dropped.
+    pub fn moved(&self, from: &str, to: &str, tree: bool) {
+        let mut log = self.lock();
+        let LogInner { by_key, order, .. } = &mut *log;
+        let renamed = |key: &str| -> Option<String> {
+            if tree {
+                key.strip_prefix(from).map(|rest| format!("{to}{rest}"))
+            } else {
+                (key == from).then(|| to.to_string())
+            }
+        };
+        by_key.retain(|key, _| if tree { !key.starts_with(to) } else { key != to });
+        let moving: Vec<String> = by_key.keys().filter(|k| renamed(k).is_some()).cloned().collect();
+        for old in moving {
+            if let (Some(entry), Some(new)) = (by_key.remove(&old), renamed(&old)) {
+                order.push_back((entry.0, new.clone()));
+                by_key.insert(new, entry);
+            }
+        }
+    }
+
     /// Every remembered outcome whose key starts with `prefix`, oldest first.
     pub fn under(&self, prefix: &str) -> Vec<(String, Outcome)> {
         let log = self.lock();
@@ -505,6 +528,30 @@ mod tests {
         assert!(log.lock().by_key.len() <= OUTCOME_CAPACITY);
         assert!(log.lock().order.len() <= 2 * OUTCOME_CAPACITY + 1);
         assert!(log.under("x/").is_empty());
+    }
+
+    #[test]
+    fn outcomes_follow_renames_of_files_and_trees() {
+        let log = OutcomeLog::default();
+        let ok = |n: u64| Outcome::Committed {
+            etag: n.to_string(),
+            size: n,
+            sent: n,
+        };
+        log.record("a", ok(1));
+        log.record("b", ok(2));
+        log.moved("a", "b", false);
+        assert_eq!((log.get("a"), log.get("b")), (None, Some(ok(1))));
+        log.record("d/x", ok(3));
+        log.record("d/e/y", ok(4));
+        log.record("dd/z", ok(5));
+        log.record("t/old", ok(6));
+        log.moved("d/", "t/", true);
+        assert_eq!(log.get("t/x"), Some(ok(3)));
+        assert_eq!(log.get("t/e/y"), Some(ok(4)));
+        assert_eq!(log.get("t/old"), None, "the replaced directory held nothing more");
+        assert_eq!(log.get("dd/z"), Some(ok(5)), "a sibling with a longer name stays");
+        assert!(log.under("d/").is_empty());
     }
 
     #[test]

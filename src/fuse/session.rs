@@ -49,6 +49,7 @@ const FUSE_THREADS: usize = 2;
 /// Run `bosmount mount`; the error is one line for the user.
 pub fn run_mount(args: MountArgs) -> Result<(), String> {
     let config = args.fs_config()?;
+    preflight::fuse_support::check(std::env::var_os("PATH").as_deref()).map_err(|e| e.to_string())?;
     preflight::mountpoint::check(&args.mountpoint).map_err(|e| e.to_string())?;
     if let Some(dir) = &args.local {
         preflight::local_dir::check(dir).map_err(|e| e.to_string())?;

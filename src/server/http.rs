@@ -65,6 +65,7 @@ pub async fn handle(state: Arc<AppState>, peer: SocketAddr, request: Request) ->
             Err(e) => e.to_response(&request_id, head),
         }
     } else {
+        let _in_flight = state.stats.begin();
         let answer = match serve(&state, request).await {
             Ok(r) => r,
             Err(e) => {

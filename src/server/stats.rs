@@ -1,4 +1,6 @@
-//! Request and byte counters served at `GET /_stats`, keyed by BOS operation names.
+//! Request and byte counters served at `GET /_stats`, keyed by BOS operation names, and the
+//! most requests answered at once (a client that should overlap its requests shows it here,
+//! whatever the machine's speed).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -14,6 +16,9 @@ pub struct StatsSnapshot {
     pub bytes_in: u64,
     /// Response body bytes sent.
     pub bytes_out: u64,
+    /// Most BOS requests in progress at once (latency included) since the last reset.
+    #[serde(default)]
+    pub peak_in_flight: u64,
 }
 
 impl StatsSnapshot {
@@ -34,6 +39,18 @@ pub struct Stats {
     requests: Mutex<BTreeMap<&'static str, u64>>,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
+}
+
+/// One BOS request in progress; counted out when dropped.
+#[derive(Debug)]
+pub struct InFlight<'a>(&'a Stats);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Stats {
@@ -42,6 +59,13 @@ impl Stats {
         if let Ok(mut map) = self.requests.lock() {
             *map.entry(operation).or_insert(0) += 1;
         }
+    }
+
+    /// A request begins (its answer, latency included, ends when the guard drops).
+    pub fn begin(&self) -> InFlight<'_> {
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak_in_flight.fetch_max(now, Ordering::Relaxed);
+        InFlight(self)
     }
 
     /// Count received body bytes.
@@ -64,6 +88,7 @@ impl Stats {
             requests,
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
+            peak_in_flight: self.peak_in_flight.load(Ordering::Relaxed),
         }
     }
 
@@ -74,6 +99,8 @@ impl Stats {
         }
         self.bytes_in.store(0, Ordering::Relaxed);
         self.bytes_out.store(0, Ordering::Relaxed);
+        self.peak_in_flight
+            .store(self.in_flight.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 }
 
@@ -94,5 +121,18 @@ mod tests {
         assert!(json.contains("\"requests\":{\"PutObject\":2}"));
         s.reset();
         assert_eq!(s.snapshot().total(), 0);
+    }
+
+    #[test]
+    fn peak_in_flight_counts_overlapping_requests() {
+        let s = Stats::default();
+        let a = s.begin();
+        let b = s.begin();
+        drop(a);
+        let _c = s.begin();
+        assert_eq!(s.snapshot().peak_in_flight, 2);
+        drop(b);
+        s.reset();
+        assert_eq!(s.snapshot().peak_in_flight, 1, "the one still running");
     }
 }

@@ -1,5 +1,6 @@
 //! Checks made before mounting (and before `serve` opens its data directory), so that
 //! each mistake a user can make fails at once with its cause and what to do:
+//! - [`fuse_support`]: `/dev/fuse` and the `fusermount3` helper are there;
 //! - [`mountpoint`]: not a directory, already a mount point, a stale FUSE mount;
 //! - [`local_dir`]: the real error of a data directory (permission denied, not a
 //!   directory, held by another server);
@@ -8,6 +9,7 @@
 //! - [`part_size`]: a part size the server will accept.
 
 pub mod endpoint;
+pub mod fuse_support;
 pub mod local_dir;
 pub mod mountpoint;
 pub mod part_size;
