@@ -21,7 +21,8 @@ const DEVICE: &str = "/dev/fuse";
 /// The mount helper.
 const HELPER: &str = "fusermount3";
 
-/// Check that `/dev/fuse` exists and `fusermount3` is found in `path` (the `PATH` value).
+/// Check that `/dev/fuse` exists and `fusermount3` is found in `path` (the `PATH` value,
+/// `None` when unset).
 pub fn check(path: Option<&std::ffi::OsStr>) -> Result<(), FuseSupportError> {
     check_with(Path::new(DEVICE), path)
 }
@@ -33,9 +34,14 @@ fn check_with(device: &Path, path: Option<&std::ffi::OsStr>) -> Result<(), FuseS
     find_helper(path).map(|_| ()).ok_or(FuseSupportError::NoHelper)
 }
 
-/// Where `fusermount3` is in `path`, if anywhere.
+/// Where a program run with no `PATH` is looked for (as `execvp` and Rust's `Command` do):
+/// mount(8) starts its helpers with an empty environment.
+const DEFAULT_PATH: &str = "/bin:/usr/bin";
+
+/// Where `fusermount3` is in `path` (unset: [`DEFAULT_PATH`]), if anywhere.
 fn find_helper(path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
-    std::env::split_paths(path?)
+    let path = path.unwrap_or(std::ffi::OsStr::new(DEFAULT_PATH));
+    std::env::split_paths(path)
         .map(|dir| dir.join(HELPER))
         .find(|candidate| is_executable(candidate))
 }
@@ -64,9 +70,19 @@ mod tests {
     }
 
     #[test]
+    fn an_unset_path_searches_where_exec_would() {
+        let found = find_helper(None);
+        let expected = ["/bin", "/usr/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(HELPER))
+            .find(|p| is_executable(p));
+        assert_eq!(found, expected);
+    }
+
+    #[test]
     fn a_missing_device_says_what_to_do() {
         let empty = tempfile::tempdir().expect("dir");
-        let err = check_with(&empty.path().join("fuse"), None).expect_err("no device");
+        let err = check_with(&empty.path().join("fuse"), Some(empty.path().as_os_str())).expect_err("no device");
         assert!(err.to_string().contains("modprobe fuse"), "{err}");
     }
 }
