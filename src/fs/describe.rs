@@ -1,5 +1,6 @@
 //! How log lines name a file: its path under the mount point and its BOS key, so a warning
-//! says which file a failure was about. Described only when a line is written.
+//! says which file a failure was about. Both are quoted and escaped (a name holding a newline
+//! cannot forge a log line). Described only when a line is written.
 
 use std::ffi::OsStr;
 
@@ -33,7 +34,8 @@ impl BosFs {
 
     fn describe_key(&self, key: &str) -> String {
         let below = key.strip_prefix(self.config.prefix.as_str()).unwrap_or(key);
-        format!("\"/{}\" (key {key:?})", super::path_of(below))
+        let path = format!("/{}", super::path_of(below));
+        format!("{path:?} (key {key:?})")
     }
 }
 
@@ -54,5 +56,10 @@ mod tests {
         );
         assert_eq!(fs.describe(InodeNo::ROOT), "\"/\" (key \"logs/\")");
         assert_eq!(fs.describe(InodeNo(999)), "inode 999");
+        assert_eq!(
+            fs.describe_entry(InodeNo::ROOT, std::ffi::OsStr::new("a\nb")),
+            "\"/a\\nb\" (key \"logs/a\\nb\")",
+            "a newline stays escaped"
+        );
     }
 }

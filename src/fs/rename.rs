@@ -128,6 +128,7 @@ impl BosFs {
                         Ok(stored) => {
                             self.index_forget(&from);
                             let attr = ObjectAttr::from_meta(stored);
+                            let new_etag = attr.etag.clone();
                             self.indexes.note_metadata_change(&to, &attr);
                             {
                                 let mut cache = self.cache();
@@ -138,7 +139,7 @@ impl BosFs {
                             self.inodes().perms_stored(node.ino, node.perms_gen);
                             self.keep_replaced_attr(new_parent, new_name, target.as_ref());
                             self.inodes().rename(parent, name, new_parent, new_name);
-                            self.outcomes.moved(&from, &to, false);
+                            self.outcomes.moved(&from, &to, false, new_etag.as_deref());
                             self.touch_renamed(parent, new_parent, new_name);
                             if let (Some(state), Some(ino)) = (target_state.as_deref_mut(), target_ino) {
                                 self.orphan_slot(ino, state, target_snapshot).await;
@@ -208,6 +209,7 @@ impl BosFs {
                 moved?;
             }
         }
+        let new_etag = moved_attr.as_ref().and_then(|a| a.etag.clone());
         {
             let mut cache = self.cache();
             cache.invalidate_tree(path_of(&from));
@@ -226,8 +228,8 @@ impl BosFs {
         self.keep_replaced_attr(new_parent, new_name, target.as_ref());
         self.inodes().rename(parent, name, new_parent, new_name);
         match source.kind {
-            NodeKind::Directory => self.outcomes.moved(&format!("{from}/"), &format!("{to}/"), true),
-            _ => self.outcomes.moved(&from, &to, false),
+            NodeKind::Directory => self.outcomes.moved(&format!("{from}/"), &format!("{to}/"), true, None),
+            _ => self.outcomes.moved(&from, &to, false, new_etag.as_deref()),
         }
         self.touch_renamed(parent, new_parent, new_name);
         if let (Some(state), Some(ino)) = (target_state.as_deref_mut(), target_ino) {

@@ -96,6 +96,16 @@ struct LogInner {
     next: u64,
 }
 
+impl LogInner {
+    /// Entries replaced or moved since leave stale order records; drop them when they pile up.
+    fn compact(&mut self) {
+        if self.order.len() > 2 * OUTCOME_CAPACITY {
+            let LogInner { by_key, order, .. } = self;
+            order.retain(|(s, k)| by_key.get(k).is_some_and(|(cur, _)| cur == s));
+        }
+    }
+}
+
 impl OutcomeLog {
     fn lock(&self) -> MutexGuard<'_, LogInner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
@@ -116,11 +126,7 @@ impl OutcomeLog {
                 log.by_key.remove(&old_key);
             }
         }
-        // Entries replaced since leave stale order records; drop them when they pile up.
-        if log.order.len() > 2 * OUTCOME_CAPACITY {
-            let LogInner { by_key, order, .. } = &mut *log;
-            order.retain(|(s, k)| by_key.get(k).is_some_and(|(cur, _)| cur == s));
-        }
+        log.compact();
     }
 
     /// The outcome remembered for `key`.
@@ -135,8 +141,9 @@ impl OutcomeLog {
 
     /// A rename moved the object at `from` to `to` (with `tree`, every key below the directory
     /// key `from` to the same place below `to`): their outcomes follow, and what was
-    /// remembered for the replaced names is dropped.
-    pub fn moved(&self, from: &str, to: &str, tree: bool) {
+    /// remembered for the replaced names is dropped. `etag`: the moved file's new ETag when
+    /// the copy changed it (a streamed or multipart copy).
+    pub fn moved(&self, from: &str, to: &str, tree: bool, etag: Option<&str>) {
         let mut log = self.lock();
         let LogInner { by_key, order, .. } = &mut *log;
         let renamed = |key: &str| -> Option<String> {
@@ -149,11 +156,15 @@ impl OutcomeLog {
         by_key.retain(|key, _| if tree { !key.starts_with(to) } else { key != to });
         let moving: Vec<String> = by_key.keys().filter(|k| renamed(k).is_some()).cloned().collect();
         for old in moving {
-            if let (Some(entry), Some(new)) = (by_key.remove(&old), renamed(&old)) {
+            if let (Some(mut entry), Some(new)) = (by_key.remove(&old), renamed(&old)) {
+                if let (Outcome::Committed { etag: kept, .. }, Some(etag)) = (&mut entry.1, etag) {
+                    *kept = etag.trim_matches('"').to_string();
+                }
                 order.push_back((entry.0, new.clone()));
                 by_key.insert(new, entry);
             }
         }
+        log.compact();
     }
 
     /// Every remembered outcome whose key starts with `prefix`, oldest first.
@@ -540,13 +551,31 @@ mod tests {
         };
         log.record("a", ok(1));
         log.record("b", ok(2));
-        log.moved("a", "b", false);
+        log.moved("a", "b", false, None);
         assert_eq!((log.get("a"), log.get("b")), (None, Some(ok(1))));
+        log.moved("b", "c", false, Some("\"new\""));
+        assert_eq!(
+            log.get("c"),
+            Some(Outcome::Committed {
+                etag: "new".into(),
+                size: 1,
+                sent: 1
+            }),
+            "a copy that changed the ETag"
+        );
+        for i in 0..3 * OUTCOME_CAPACITY {
+            let (from, to) = if i % 2 == 0 { ("c", "b") } else { ("b", "c") };
+            log.moved(from, to, false, None);
+        }
+        assert!(
+            log.lock().order.len() <= 2 * OUTCOME_CAPACITY + 1,
+            "renames do not grow the log"
+        );
         log.record("d/x", ok(3));
         log.record("d/e/y", ok(4));
         log.record("dd/z", ok(5));
         log.record("t/old", ok(6));
-        log.moved("d/", "t/", true);
+        log.moved("d/", "t/", true, None);
         assert_eq!(log.get("t/x"), Some(ok(3)));
         assert_eq!(log.get("t/e/y"), Some(ok(4)));
         assert_eq!(log.get("t/old"), None, "the replaced directory held nothing more");

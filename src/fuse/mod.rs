@@ -44,6 +44,9 @@ pub struct FuseAdapter {
     runtime: tokio::runtime::Handle,
     queues: Arc<HandleQueues>,
     tasks: tokio_util::task::TaskTracker,
+    /// The kernel keeps the page cache coherent around direct I/O (and allows mmap of it):
+    /// only then are `O_APPEND` write handles direct (see [`open_reply_flags`]).
+    direct_appends: bool,
 }
 
 impl FuseAdapter {
@@ -56,6 +59,7 @@ impl FuseAdapter {
             runtime,
             queues,
             tasks,
+            direct_appends: false,
         }
     }
 
@@ -159,13 +163,17 @@ fn reply_xattr(fs: &BosFs, n: INodeNo, reply: fuser::ReplyXattr, data: &[u8], si
     }
 }
 
-/// How the kernel treats a new handle. An `O_APPEND` handle is direct I/O: through the page
-/// cache the kernel splits a `write()` that crosses into a page it holds no copy of into two
-/// requests, and the append pipeline could send the halves in two AppendObject calls with
+/// How the kernel treats a new handle. An `O_APPEND` write handle is direct I/O: through the
+/// page cache the kernel splits a `write()` that crosses into a page it holds no copy of into
+/// two requests, and the append pipeline could send the halves in two AppendObject calls with
 /// another writer's line between them. Direct, a `write()` of up to `max_write` bytes arrives
-/// whole, so a logger's line lands whole.
-fn open_reply_flags(flags: i32) -> FopenFlags {
-    if flags & libc::O_APPEND != 0 {
+/// whole, so a logger's line lands whole. Only when the kernel granted
+/// `FUSE_DIRECT_IO_ALLOW_MMAP` (Linux 6.6 and later, `direct_appends`): older kernels neither
+/// map direct handles nor drop cached pages a direct write changed, so a `tail -f` of the
+/// file on this mount could read stale bytes — there the page cache stays.
+fn open_reply_flags(flags: i32, direct_appends: bool) -> FopenFlags {
+    let writes = flags & libc::O_ACCMODE != libc::O_RDONLY;
+    if direct_appends && writes && flags & libc::O_APPEND != 0 {
         FopenFlags::FOPEN_DIRECT_IO
     } else {
         FopenFlags::empty()
@@ -192,8 +200,12 @@ impl fuser::Filesystem for FuseAdapter {
             // writes for the other descriptors of the file.
             InitFlags::FUSE_DIRECT_IO_ALLOW_MMAP,
         ] {
-            if config.add_capabilities(flag).is_err() {
-                log::debug!("kernel does not offer {flag:?}");
+            match config.add_capabilities(flag) {
+                Ok(()) if flag == InitFlags::FUSE_DIRECT_IO_ALLOW_MMAP => {
+                    self.direct_appends = true;
+                }
+                Ok(()) => {}
+                Err(_) => log::debug!("kernel does not offer {flag:?}"),
             }
         }
         let _ = config.set_max_write(MAX_WRITE);
@@ -346,11 +358,12 @@ impl fuser::Filesystem for FuseAdapter {
 
     fn open(&self, _req: &Request, n: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let (fs, queues) = (self.fs.clone(), self.queues.clone());
+        let direct_appends = self.direct_appends;
         self.spawn(async move {
             match fs.open(ino(n), flags.0).await {
                 Ok(fh) => {
                     queues.open(fh);
-                    reply.opened(FileHandle(fh), open_reply_flags(flags.0));
+                    reply.opened(FileHandle(fh), open_reply_flags(flags.0, direct_appends));
                 }
                 Err(e) => reply.error(errno(&fs, &e, "open", About::Node(n))),
             }
@@ -561,7 +574,7 @@ impl fuser::Filesystem for FuseAdapter {
         reply: ReplyCreate,
     ) {
         let (fs, queues, name) = (self.fs.clone(), self.queues.clone(), name.to_owned());
-        let caller = caller(req);
+        let (caller, direct_appends) = (caller(req), self.direct_appends);
         self.spawn(async move {
             match fs
                 .create_as(ino(parent), &name, mode & !umask, flags, Some(&caller))
@@ -574,7 +587,7 @@ impl fuser::Filesystem for FuseAdapter {
                         &file_attr(&attr),
                         Generation(0),
                         FileHandle(fh),
-                        open_reply_flags(flags),
+                        open_reply_flags(flags, direct_appends),
                     );
                 }
                 Err(e) => reply.error(errno(&fs, &e, "create", About::Entry(parent, &name))),

@@ -49,7 +49,7 @@ const FUSE_THREADS: usize = 2;
 /// Run `bosmount mount`; the error is one line for the user.
 pub fn run_mount(args: MountArgs) -> Result<(), String> {
     let config = args.fs_config()?;
-    preflight::fuse_support::check(std::env::var_os("PATH").as_deref()).map_err(|e| e.to_string())?;
+    preflight::fuse_support::check_device().map_err(|e| e.to_string())?;
     preflight::mountpoint::check(&args.mountpoint).map_err(|e| e.to_string())?;
     if let Some(dir) = &args.local {
         preflight::local_dir::check(dir).map_err(|e| e.to_string())?;
@@ -98,8 +98,12 @@ fn run_foreground(args: &MountArgs, config: FsConfig, notifier: &ReadyPipe) -> R
     fs.start_background();
     let adapter = FuseAdapter::new(fs.clone(), runtime.handle().clone());
     let requests = adapter.tasks();
-    let mut session = fuser::Session::new(adapter, &args.mountpoint, &fuse_config(args))
-        .map_err(|e| format!("cannot mount on {}: {e}", args.mountpoint.display()))?;
+    let mut session = fuser::Session::new(adapter, &args.mountpoint, &fuse_config(args)).map_err(|e| {
+        match preflight::fuse_support::explain_mount_failure(&e) {
+            Some(why) => why.to_string(),
+            None => format!("cannot mount on {}: {e}", args.mountpoint.display()),
+        }
+    })?;
     raise_kernel_read_ahead(&args.mountpoint);
     let mut unmounter = session.unmount_callable();
     let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<std::io::Result<()>>();

@@ -1,6 +1,6 @@
 //! Checks made before mounting (and before `serve` opens its data directory), so that
 //! each mistake a user can make fails at once with its cause and what to do:
-//! - [`fuse_support`]: `/dev/fuse` and the `fusermount3` helper are there;
+//! - [`fuse_support`]: `/dev/fuse` is there (and, once a mount failed for it, the helper);
 //! - [`mountpoint`]: not a directory, already a mount point, a stale FUSE mount;
 //! - [`local_dir`]: the real error of a data directory (permission denied, not a
 //!   directory, held by another server);
