@@ -4,6 +4,8 @@
 
 use std::ffi::OsStr;
 
+use super::attr::NodeKind;
+use super::inode::child_key;
 use super::{BosFs, InodeNo};
 
 impl BosFs {
@@ -27,7 +29,7 @@ impl BosFs {
     pub fn describe_entry(&self, parent: InodeNo, name: &OsStr) -> String {
         let name = name.to_string_lossy();
         match self.inodes().get(parent) {
-            Some(dir) => self.describe_key(&format!("{}{name}", dir.key)),
+            Some(dir) => self.describe_key(&child_key(&dir.key, &name, NodeKind::File)),
             None => format!("{name:?} in inode {}", parent.0),
         }
     }

@@ -521,14 +521,18 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_log_is_bounded_and_keeps_the_newest() {
-        let log = OutcomeLog::default();
-        let ok = |n: u64| Outcome::Committed {
+    /// A committed outcome whose ETag, size and bytes sent are all `n`.
+    fn ok(n: u64) -> Outcome {
+        Outcome::Committed {
             etag: n.to_string(),
             size: n,
             sent: n,
-        };
+        }
+    }
+
+    #[test]
+    fn the_log_is_bounded_and_keeps_the_newest() {
+        let log = OutcomeLog::default();
         for i in 0..(OUTCOME_CAPACITY as u64 + 10) {
             log.record(&format!("d/{i}"), ok(i));
             log.record("d/again", ok(i));
@@ -544,11 +548,6 @@ mod tests {
     #[test]
     fn outcomes_follow_renames_of_files_and_trees() {
         let log = OutcomeLog::default();
-        let ok = |n: u64| Outcome::Committed {
-            etag: n.to_string(),
-            size: n,
-            sent: n,
-        };
         log.record("a", ok(1));
         log.record("b", ok(2));
         log.moved("a", "b", false, None);

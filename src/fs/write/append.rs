@@ -5,9 +5,10 @@
 //! background timer task at most `append_flush_interval` after the first waiting byte arrived, so
 //! a reader on another mount sees a logger's line within about that interval. One `write()` is
 //! never split across two AppendObject requests (a line lands whole): the buffer is sent before a
-//! write that would overflow it, and a write larger than the buffer goes out as one request. (The
-//! FUSE layer opens `O_APPEND` handles with direct I/O, so the kernel hands over each `write()`
-//! of up to `max_write` bytes as one request.)
+//! write that would overflow it, and a write larger than the buffer goes out as one request. (On
+//! Linux 6.6 and later the FUSE layer opens `O_APPEND` write handles with direct I/O, so the
+//! kernel hands over each `write()` of up to `max_write` bytes as one request; see
+//! `fuse::open_reply_flags`.)
 //!
 //! Where bytes go (`Origin`):
 //! - a missing object is created by AppendObject without offset and with `x-bce-forbid-overwrite`;
